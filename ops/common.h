@@ -1,0 +1,79 @@
+// Shared definitions for every operator kernel: activation descriptors, the
+// execution context handed to kernels, and small helpers.
+//
+// Conventions (all ops):
+//  * Tensors are dense float32, NHWC for 4-D data, row-major otherwise.
+//  * Each op has a scalar reference `XxxRef(...)` (the definition of truth, plain
+//    C++, single-threaded) and a SIMD entry `Xxx(...)` that dispatches to the best
+//    Highway target at run time and may use OpenMP with `ctx.num_threads`.
+//  * Kernels never allocate on the hot path; scratch memory is passed in.
+#pragma once
+
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+
+namespace facelib::ops {
+
+// Activations that can stand alone or be fused into the epilogue of conv/dense.
+enum class ActType : int32_t {
+  kNone = 0,
+  kRelu,
+  kRelu6,
+  kLeakyRelu,  // alpha = negative slope
+  kElu,        // alpha
+  kSigmoid,
+  kTanh,
+  kHardSwish,  // x * relu6(x + 3) / 6
+  kSilu,       // x * sigmoid(x)
+  kSoftplus,   // log(1 + exp(x))
+  kClip,       // clamp to [lo, hi]
+};
+
+struct Activation {
+  ActType type = ActType::kNone;
+  float alpha = 0.0f;
+  float lo = 0.0f;
+  float hi = 0.0f;
+
+  static Activation None() { return {}; }
+  static Activation Relu() { return {ActType::kRelu, 0, 0, 0}; }
+  static Activation Relu6() { return {ActType::kRelu6, 0, 0, 0}; }
+  static Activation Leaky(float a) { return {ActType::kLeakyRelu, a, 0, 0}; }
+  static Activation Clip(float lo, float hi) { return {ActType::kClip, 0, lo, hi}; }
+};
+
+// Reference (scalar) activation. SIMD kernels must match it within 1e-5 relative.
+inline float ApplyActivationScalar(const Activation& a, float x) {
+  switch (a.type) {
+    case ActType::kNone: return x;
+    case ActType::kRelu: return x > 0.0f ? x : 0.0f;
+    case ActType::kRelu6: return x < 0.0f ? 0.0f : (x > 6.0f ? 6.0f : x);
+    case ActType::kLeakyRelu: return x >= 0.0f ? x : a.alpha * x;
+    case ActType::kElu: return x >= 0.0f ? x : a.alpha * (std::exp(x) - 1.0f);
+    case ActType::kSigmoid: return 1.0f / (1.0f + std::exp(-x));
+    case ActType::kTanh: return std::tanh(x);
+    case ActType::kHardSwish: {
+      float r = x + 3.0f;
+      r = r < 0.0f ? 0.0f : (r > 6.0f ? 6.0f : r);
+      return x * r * (1.0f / 6.0f);
+    }
+    case ActType::kSilu: return x / (1.0f + std::exp(-x));
+    case ActType::kSoftplus:
+      // log1p(exp(x)) without overflow for large x.
+      return x > 20.0f ? x : std::log1p(std::exp(x));
+    case ActType::kClip: return x < a.lo ? a.lo : (x > a.hi ? a.hi : x);
+  }
+  return x;
+}
+
+// What a kernel may use while running. Passed by const reference.
+struct ExecContext {
+  int num_threads = 1;  // OpenMP threads for intra-op parallelism (>= 1)
+};
+
+constexpr size_t kTensorAlignment = 64;
+
+inline size_t AlignUp(size_t n, size_t a = kTensorAlignment) { return (n + a - 1) / a * a; }
+
+}  // namespace facelib::ops
