@@ -2,6 +2,7 @@
 // (stand-alone BatchNorm, already reduced to scale and shift).
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -24,6 +25,28 @@ struct BinaryParams {
 bool BroadcastShapes(const std::vector<int64_t>& a, const std::vector<int64_t>& b,
                      std::vector<int64_t>* out);
 
+// True if p.out_shape is exactly BroadcastShapes(p.a_shape, p.b_shape) (same rank,
+// no negative dims). Does not allocate. Binary/BinaryRef abort on invalid params,
+// so callers (e.g. the model loader) should check this once up front.
+bool ValidBinaryShapes(const BinaryParams& p);
+
+// Scalar definition of one binary op (no activation); shared by the reference and
+// by SIMD paths that fall back to scalar code (Pow).
+inline float ApplyBinaryScalar(BinaryOp op, float a, float b) {
+  switch (op) {
+    case BinaryOp::kAdd: return a + b;
+    case BinaryOp::kSub: return a - b;
+    case BinaryOp::kMul: return a * b;
+    case BinaryOp::kDiv: return a / b;
+    case BinaryOp::kMax: return a > b ? a : b;
+    case BinaryOp::kMin: return a < b ? a : b;
+    case BinaryOp::kPow: return std::pow(a, b);
+  }
+  return 0.0f;
+}
+
+// out may alias an input that has the output's shape. Pow uses std::pow per
+// element (SIMD path: exact closed forms for a broadcast exponent of 2 or 0.5).
 void BinaryRef(const BinaryParams& p, const float* a, const float* b, float* out);
 void Binary(const ExecContext& ctx, const BinaryParams& p, const float* a, const float* b, float* out);
 

@@ -33,6 +33,12 @@ struct PadParams {
   std::vector<int64_t> in_shape, pad_begin, pad_end;  // per dim, >= 0
 };
 void PadRef(const PadParams& p, const float* x, float* y);
+// Maps padded coordinate i (i < 0 or i >= n for pad cells) of a dim of size n to
+// the source index in [0, n), or -1 if the cell takes the constant value
+// (constant mode, or n == 0). Reflect mirrors without repeating the edge (ONNX
+// and numpy "reflect": [1,2,3] padded by 2 is [3,2,1,2,3,2,1]) and keeps
+// mirroring if the pad exceeds n - 1; edge repeats the border value.
+int64_t PadSourceIndex(PadMode mode, int64_t i, int64_t n);
 void Pad(const ExecContext& ctx, const PadParams& p, const float* x, float* y);
 
 // y = transpose(x, perm): out_shape[i] = in_shape[perm[i]].

@@ -17,6 +17,7 @@ struct LrnParams {
   float bias = 1.0f, alpha = 1e-4f, beta = 0.75f;
 };
 
+// y must not alias x (each output reads its neighbours' inputs).
 void LrnRef(const LrnParams& p, const float* x, float* y);
 void Lrn(const ExecContext& ctx, const LrnParams& p, const float* x, float* y);
 

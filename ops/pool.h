@@ -19,7 +19,11 @@ struct PoolParams {
   int kernel_h = 1, kernel_w = 1;
   int stride_h = 1, stride_w = 1;
   int pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
-  bool count_include_pad = false;  // avg only
+  // avg only. When true the divisor counts the window's cells inside the padded
+  // input [-pad_top, in_h + pad_bottom) x [-pad_left, in_w + pad_right); cells a
+  // ceil-mode window sticks out beyond that are never counted (ONNX Runtime,
+  // PyTorch). A window holding no real input cell yields act(0).
+  bool count_include_pad = false;
   Activation act;
 };
 

@@ -17,6 +17,8 @@ struct ReduceParams {
   std::vector<int> axes;  // non-negative, sorted, unique
 };
 
+// y must not alias x. A reduction over an empty set gives 0 (sum), NaN (mean),
+// -inf (max) or +inf (min).
 void ReduceRef(const ReduceParams& p, const float* x, float* y);
 void Reduce(const ExecContext& ctx, const ReduceParams& p, const float* x, float* y);
 

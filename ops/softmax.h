@@ -12,6 +12,7 @@ struct AxisParams {
   size_t outer = 1, axis = 1, inner = 1;
 };
 
+// In-place (y == x) is allowed for both ops.
 void SoftmaxRef(const AxisParams& p, const float* x, float* y);
 void Softmax(const ExecContext& ctx, const AxisParams& p, const float* x, float* y);
 

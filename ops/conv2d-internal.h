@@ -1,0 +1,54 @@
+// Work descriptions passed from the conv2d driver (ops/conv2d_hwy.cc, HWY_ONCE
+// part, which owns the threading) to its per-target kernels.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ops/conv2d.h"
+
+namespace facelib::ops::conv_internal {
+
+// Convolution as one GEMM per group: C[M, cout_g] = A[M, taps * cin_g] * B_g,
+// M = batch * out_h * out_w. Work is split into tasks (group, panel, block of
+// m_block rows), enumerated with the row block fastest so that one thread's
+// consecutive tasks reuse the same weight panel.
+struct GemmJob {
+  // A: either an indirection buffer (ind[m * taps + t], taps = kernel_h * kernel_w)
+  // or, when ind is null, rows input + m * in_c (1x1, stride 1, no padding).
+  const float* const* ind = nullptr;
+  const float* input = nullptr;
+  size_t in_c = 0;
+  size_t taps = 1;
+  size_t cin_g = 0;
+  // B: panels_per_group panels per group, each taps * cin_g rows of nr floats.
+  const float* panels = nullptr;
+  const float* bias = nullptr;  // nr floats per panel
+  size_t nr = 0;
+  size_t panels_per_group = 0;
+  // C
+  float* output = nullptr;
+  size_t out_c = 0;
+  size_t cout_g = 0;
+  size_t m_total = 0;
+  size_t m_block = 0;
+  size_t num_m_blocks = 0;
+  Activation act;
+
+  size_t NumTasks(size_t groups) const { return groups * panels_per_group * num_m_blocks; }
+};
+
+// Depthwise convolution (groups == in_c, out_c = in_c * multiplier). Output
+// channel oc reads input channel oc / multiplier. Work unit: one output row.
+struct DepthwiseJob {
+  const Conv2DParams* p = nullptr;
+  const float* input = nullptr;
+  float* output = nullptr;
+  const float* weights = nullptr;    // [kernel_h * kernel_w][cp], zero-padded
+  const float* bias = nullptr;       // [cp], zero-padded
+  const int32_t* gather = nullptr;   // [cp] input channel per output channel (clamped)
+  size_t cp = 0;                     // padded channel stride of weights/bias/gather
+  size_t multiplier = 1;
+};
+
+}  // namespace facelib::ops::conv_internal

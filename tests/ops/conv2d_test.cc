@@ -1,0 +1,286 @@
+#include "ops/conv2d.h"
+
+#include <cstring>
+#include <random>
+#include <sstream>
+
+#include "hwy/aligned_allocator.h"
+#include "tests/ops/test_util.h"
+
+namespace facelib::ops {
+namespace {
+
+using facelib::testing::ForEachTarget;
+using facelib::testing::RandomVector;
+
+std::vector<Activation> AllActivations() {
+  return {Activation::None(),         Activation::Relu(),           Activation::Relu6(),
+          Activation::Leaky(0.1f),    {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
+          {ActType::kTanh, 0, 0, 0},  {ActType::kHardSwish, 0, 0, 0}, {ActType::kSilu, 0, 0, 0},
+          {ActType::kSoftplus, 0, 0, 0}, Activation::Clip(-0.5f, 2.0f)};
+}
+
+std::string Describe(const Conv2DParams& p, int threads) {
+  std::ostringstream s;
+  s << "batch=" << p.batch << " in=" << p.in_h << "x" << p.in_w << "x" << p.in_c
+    << " out=" << p.out_h << "x" << p.out_w << "x" << p.out_c << " k=" << p.kernel_h << "x"
+    << p.kernel_w << " stride=" << p.stride_h << "," << p.stride_w << " dil=" << p.dilation_h
+    << "," << p.dilation_w << " pad=" << p.pad_top << "," << p.pad_left << "," << p.pad_bottom
+    << "," << p.pad_right << " groups=" << p.groups << " act=" << static_cast<int>(p.act.type)
+    << " threads=" << threads;
+  return s.str();
+}
+
+// Fills in pads and output size for a padding mode; false if the window does not fit.
+bool Finish(Conv2DParams* p, PaddingMode mode, int explicit_top = 0, int explicit_left = 0,
+            int explicit_bottom = 0, int explicit_right = 0) {
+  if (mode == PaddingMode::kExplicit) {
+    p->pad_top = explicit_top;
+    p->pad_left = explicit_left;
+    p->pad_bottom = explicit_bottom;
+    p->pad_right = explicit_right;
+  } else {
+    ResolvePadding(mode, p->in_h, p->kernel_h, p->stride_h, p->dilation_h, &p->pad_top,
+                   &p->pad_bottom);
+    ResolvePadding(mode, p->in_w, p->kernel_w, p->stride_w, p->dilation_w, &p->pad_left,
+                   &p->pad_right);
+  }
+  p->out_h = ConvOutputSize(p->in_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top,
+                            p->pad_bottom);
+  p->out_w = ConvOutputSize(p->in_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left,
+                            p->pad_right);
+  return p->out_h > 0 && p->out_w > 0;
+}
+
+std::vector<float> RunSimd(const Conv2DParams& p, const std::vector<float>& input,
+                           const std::vector<float>& weights, const float* bias, int threads) {
+  auto packed = PackConv2D(p, weights.data(), bias);
+  const size_t scratch_bytes = packed->ScratchBytes(p);
+  auto scratch = hwy::AllocateAligned<uint8_t>(scratch_bytes == 0 ? 1 : scratch_bytes);
+  std::vector<float> out(static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c, -123.0f);
+  packed->Run(ExecContext{threads}, p, input.data(), out.data(), scratch.get());
+  return out;
+}
+
+// Compares the SIMD conv with the reference on random data for the current target.
+void CheckConv(const Conv2DParams& p, int threads, uint32_t seed, bool with_bias = true) {
+  SCOPED_TRACE(Describe(p, threads));
+  const size_t in_size = static_cast<size_t>(p.batch) * p.in_h * p.in_w * p.in_c;
+  const size_t w_size =
+      static_cast<size_t>(p.out_c) * p.kernel_h * p.kernel_w * (p.in_c / p.groups);
+  const auto input = RandomVector(in_size, seed);
+  const auto weights = RandomVector(w_size, seed + 1);
+  const auto bias = RandomVector(p.out_c, seed + 2);
+  const float* b = with_bias ? bias.data() : nullptr;
+  std::vector<float> ref(static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c);
+  Conv2DRef(p, input.data(), weights.data(), b, ref.data());
+  const auto got = RunSimd(p, input, weights, b, threads);
+  const bool depthwise = p.groups > 1 && p.groups == p.in_c;
+  EXPECT_SIMD_MATCHES_REF(depthwise ? "DepthwiseConv2D" : "Conv2D", got, ref, 1e-5);
+}
+
+// Random shapes over every feature: odd and size-1 dims, all padding modes,
+// strides 1-3, dilations 1-2, groups 1/2/depthwise (multiplier 1 and 2), all
+// activations, 1 and 2 threads.
+TEST(Conv2DTest, RandomShapesMatchReference) {
+  const auto acts = AllActivations();
+  ForEachTarget([&](const char*) {
+    std::mt19937 rng(1234);
+    auto pick = [&](std::initializer_list<int> v) {
+      return *(v.begin() + std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng));
+    };
+    int done = 0;
+    for (int iter = 0; done < 90 && iter < 1000; ++iter) {
+      Conv2DParams p;
+      p.batch = pick({1, 2});
+      p.in_h = pick({1, 2, 5, 7, 9, 12});
+      p.in_w = pick({1, 3, 6, 8, 11, 16});
+      p.kernel_h = pick({1, 1, 2, 3, 3, 5});
+      p.kernel_w = pick({1, 1, 3, 3, 4, 5});
+      p.stride_h = pick({1, 1, 2, 3});
+      p.stride_w = pick({1, 1, 2, 3});
+      p.dilation_h = pick({1, 1, 2});
+      p.dilation_w = pick({1, 1, 2});
+      const int kind = done % 4;  // 0, 1: dense groups; 2: groups 2; 3: depthwise
+      if (kind == 3) {
+        p.in_c = pick({2, 3, 5, 17, 33});
+        p.groups = p.in_c;
+        p.out_c = p.in_c * pick({1, 1, 2});
+      } else if (kind == 2) {
+        p.groups = 2;
+        p.in_c = 2 * pick({1, 3, 5, 9});
+        p.out_c = 2 * pick({1, 3, 8, 17, 40});
+      } else {
+        p.in_c = pick({1, 3, 5, 17, 33});
+        p.out_c = pick({1, 3, 5, 16, 17, 33, 64, 70, 130});
+      }
+      p.act = acts[done % acts.size()];
+      const int mode = pick({0, 1, 2});
+      bool ok;
+      if (mode == 0) {
+        std::uniform_int_distribution<int> pad(0, 2);
+        ok = Finish(&p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
+      } else {
+        ok = Finish(&p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
+      }
+      if (!ok) continue;
+      CheckConv(p, 1 + done % 2, 100 + done, done % 5 != 4);
+      ++done;
+    }
+    EXPECT_EQ(done, 90);
+  });
+}
+
+// Layer shapes typical of face-recognition networks (multiple panels, row tails,
+// 1x1 direct path, strided 1x1, 3x3/5x5 depthwise with interiors wide enough for
+// the unrolled path).
+TEST(Conv2DTest, NetworkShapesMatchReference) {
+  struct Shape {
+    int h, w, in_c, out_c, k, stride, groups;
+    PaddingMode mode;
+  };
+  const Shape shapes[] = {
+      {10, 10, 64, 64, 3, 1, 1, PaddingMode::kSame},   {9, 11, 32, 70, 3, 2, 1, PaddingMode::kSame},
+      {7, 7, 128, 256, 1, 1, 1, PaddingMode::kValid},  {8, 8, 24, 40, 1, 2, 1, PaddingMode::kSame},
+      {12, 12, 3, 16, 7, 2, 1, PaddingMode::kSame},    {9, 9, 64, 64, 3, 1, 4, PaddingMode::kSame},
+      {20, 21, 32, 32, 3, 1, 32, PaddingMode::kSame},  {20, 19, 48, 48, 3, 2, 48, PaddingMode::kSame},
+      {18, 22, 20, 20, 5, 1, 20, PaddingMode::kSame},  {17, 17, 16, 32, 3, 1, 16, PaddingMode::kValid},
+      {16, 16, 8, 16, 5, 2, 8, PaddingMode::kSame},    {15, 15, 12, 12, 7, 1, 12, PaddingMode::kSame},
+  };
+  ForEachTarget([&](const char*) {
+    uint32_t seed = 7;
+    for (const Shape& s : shapes) {
+      for (int threads : {1, 2}) {
+        Conv2DParams p;
+        p.batch = threads;  // batch 1 and 2
+        p.in_h = s.h;
+        p.in_w = s.w;
+        p.in_c = s.in_c;
+        p.out_c = s.out_c;
+        p.kernel_h = p.kernel_w = s.k;
+        p.stride_h = p.stride_w = s.stride;
+        p.groups = s.groups;
+        p.act = Activation::Relu6();
+        ASSERT_TRUE(Finish(&p, s.mode));
+        CheckConv(p, threads, seed++);
+      }
+    }
+  });
+}
+
+// Every activation on each execution plan (direct 1x1, implicit GEMM, depthwise).
+TEST(Conv2DTest, AllActivationsOnEveryPlan) {
+  ForEachTarget([&](const char*) {
+    for (const Activation& act : AllActivations()) {
+      for (int plan = 0; plan < 3; ++plan) {
+        Conv2DParams p;
+        p.in_h = 6;
+        p.in_w = 9;
+        p.in_c = plan == 2 ? 19 : 7;
+        p.out_c = plan == 2 ? 19 : 21;
+        p.kernel_h = p.kernel_w = plan == 0 ? 1 : 3;
+        p.groups = plan == 2 ? p.in_c : 1;
+        p.act = act;
+        ASSERT_TRUE(Finish(&p, plan == 0 ? PaddingMode::kValid : PaddingMode::kSame));
+        CheckConv(p, 2, 31 + plan);
+      }
+    }
+  });
+}
+
+// Results must not depend on the thread count (each output is reduced in a
+// fixed order by exactly one thread).
+TEST(Conv2DTest, DeterministicAcrossThreadCounts) {
+  for (int groups : {1, 24}) {
+    Conv2DParams p;
+    p.batch = 2;
+    p.in_h = p.in_w = 13;
+    p.in_c = 24;
+    p.out_c = groups == 1 ? 72 : 48;
+    p.kernel_h = p.kernel_w = 3;
+    p.groups = groups;
+    ASSERT_TRUE(Finish(&p, PaddingMode::kSame));
+    const auto input = RandomVector(static_cast<size_t>(p.batch) * 13 * 13 * 24, 5);
+    const auto weights = RandomVector(static_cast<size_t>(p.out_c) * 9 * (24 / groups), 6);
+    const auto one = RunSimd(p, input, weights, nullptr, 1);
+    const auto two = RunSimd(p, input, weights, nullptr, 2);
+    EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
+  }
+}
+
+// Hand-computed values: a 3x3 image 1..9, 3x3 all-ones kernel, SAME padding.
+TEST(Conv2DTest, KnownValues3x3) {
+  Conv2DParams p;
+  p.in_h = p.in_w = 3;
+  p.in_c = 1;
+  p.out_c = 1;
+  p.kernel_h = p.kernel_w = 3;
+  ASSERT_TRUE(Finish(&p, PaddingMode::kSame));
+  ASSERT_EQ(p.out_h, 3);
+  const std::vector<float> input = {1, 2, 3, 4, 5, 6, 7, 8, 9};
+  const std::vector<float> weights(9, 1.0f);
+  const float bias = -20.0f;
+  const float expected[9] = {12, 21, 16, 27, 45, 33, 24, 39, 28};
+  ForEachTarget([&](const char*) {
+    auto out = RunSimd(p, input, weights, nullptr, 1);
+    for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(out[i], expected[i]) << i;
+    Conv2DParams q = p;
+    q.act = Activation::Relu();
+    out = RunSimd(q, input, weights, &bias, 2);
+    for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(out[i], std::max(0.0f, expected[i] - 20.0f)) << i;
+  });
+  std::vector<float> ref(9);
+  Conv2DRef(p, input.data(), weights.data(), nullptr, ref.data());
+  for (int i = 0; i < 9; ++i) EXPECT_FLOAT_EQ(ref[i], expected[i]) << i;
+}
+
+// Depthwise with multiplier 2 and a 1x1 grouped conv, computed by hand.
+TEST(Conv2DTest, KnownValuesDepthwiseAndGrouped) {
+  // Depthwise: 1x2 image, 2 channels, 1x2 kernel VALID, multiplier 2.
+  Conv2DParams p;
+  p.in_h = 1;
+  p.in_w = 2;
+  p.in_c = 2;
+  p.out_c = 4;
+  p.kernel_h = 1;
+  p.kernel_w = 2;
+  p.groups = 2;
+  ASSERT_TRUE(Finish(&p, PaddingMode::kValid));
+  const std::vector<float> input = {1, 10, 2, 20};  // pixel0 (c0=1, c1=10), pixel1 (2, 20)
+  // OHWI with I = 1: out channel oc uses input channel oc / 2.
+  const std::vector<float> weights = {1, 1, 1, -1, 0.5f, 0, 0, 2};
+  const float bias[4] = {0, 0, 1, 0};
+  // oc0: 1+2 = 3; oc1: 1-2 = -1; oc2: 0.5*10 + 1 = 6; oc3: 2*20 = 40.
+  const float expected[4] = {3, -1, 6, 40};
+  // Grouped 1x1: 2 groups of 2 in -> 1 out channel each.
+  Conv2DParams g;
+  g.in_h = g.in_w = 1;
+  g.in_c = 4;
+  g.out_c = 2;
+  g.groups = 2;
+  ASSERT_TRUE(Finish(&g, PaddingMode::kValid));
+  const std::vector<float> g_in = {1, 2, 3, 4};
+  const std::vector<float> g_w = {1, 1, 1, -1};  // out0 = 1 + 2, out1 = 3 - 4
+  ForEachTarget([&](const char*) {
+    const auto out = RunSimd(p, input, weights, bias, 1);
+    for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(out[i], expected[i]) << i;
+    const auto go = RunSimd(g, g_in, g_w, nullptr, 1);
+    EXPECT_FLOAT_EQ(go[0], 3.0f);
+    EXPECT_FLOAT_EQ(go[1], -1.0f);
+  });
+}
+
+TEST(Conv2DTest, ShapeHelpers) {
+  int b = -1, e = -1;
+  ResolvePadding(PaddingMode::kSame, 56, 3, 1, 1, &b, &e);
+  EXPECT_EQ(b, 1);
+  EXPECT_EQ(e, 1);
+  ResolvePadding(PaddingMode::kSame, 56, 3, 2, 1, &b, &e);  // TF puts the extra pixel at the end
+  EXPECT_EQ(b, 0);
+  EXPECT_EQ(e, 1);
+  EXPECT_EQ(ConvOutputSize(56, 3, 2, 1, 0, 1), 28);
+  EXPECT_EQ(ConvOutputSize(2, 5, 1, 1, 0, 0), 0);
+}
+
+}  // namespace
+}  // namespace facelib::ops
