@@ -297,7 +297,9 @@ TEST(ChannelAffineTest, SimdMatchesReference) {
     uint32_t seed = 30;
     for (const Activation& act : AllActivations()) {
       for (size_t channels : {1u, 3u, 16u, 17u, 64u}) {
-        for (size_t rows : {1u, 5u, 1100u}) {
+        // The 1100-row case spans several work units; run it for a few activations only.
+        for (size_t rows : {1u, 5u, 101u, 1100u}) {
+          if (rows == 1100 && act.type != ActType::kNone && act.type != ActType::kRelu) continue;
           const auto x = RandomVector(rows * channels, seed++, -3, 3);
           const auto scale = RandomVector(channels, seed++, -2, 2);
           const auto shift = RandomVector(channels, seed++, -1, 1);

@@ -1,0 +1,6 @@
+#pragma once
+
+namespace facelib {
+// Library version "major.minor.patch".
+const char* Version();
+}  // namespace facelib
