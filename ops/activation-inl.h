@@ -61,6 +61,23 @@ HWY_INLINE V ApplyActivation(D d, const Activation& a, V x) {
     }
     case ActType::kClip:
       return hn::Min(hn::Max(x, hn::Set(d, a.lo)), hn::Set(d, a.hi));
+    case ActType::kExp:
+      // Unclamped: overflow gives +inf and underflow 0, as std::exp does.
+      return hn::Exp(d, x);
+    case ActType::kLog:
+      return hn::Log(d, x);
+    case ActType::kSqrt:
+      return hn::Sqrt(x);
+    case ActType::kRsqrt:
+      return hn::Div(hn::Set(d, 1.0f), hn::Sqrt(x));
+    case ActType::kAbs:
+      return hn::Abs(x);
+    case ActType::kNeg:
+      return hn::Neg(x);
+    case ActType::kSquare:
+      return hn::Mul(x, x);
+    case ActType::kReciprocal:
+      return hn::Div(hn::Set(d, 1.0f), x);
   }
   return x;
 }

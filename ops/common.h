@@ -28,6 +28,15 @@ enum class ActType : int32_t {
   kSilu,       // x * sigmoid(x)
   kSoftplus,   // log(1 + exp(x))
   kClip,       // clamp to [lo, hi]
+  // Plain unary math, available as stand-alone ops and as epilogues.
+  kExp,
+  kLog,
+  kSqrt,
+  kRsqrt,      // 1 / sqrt(x)
+  kAbs,
+  kNeg,
+  kSquare,
+  kReciprocal, // 1 / x
 };
 
 struct Activation {
@@ -63,6 +72,14 @@ inline float ApplyActivationScalar(const Activation& a, float x) {
       // log1p(exp(x)) without overflow for large x.
       return x > 20.0f ? x : std::log1p(std::exp(x));
     case ActType::kClip: return x < a.lo ? a.lo : (x > a.hi ? a.hi : x);
+    case ActType::kExp: return std::exp(x);
+    case ActType::kLog: return std::log(x);
+    case ActType::kSqrt: return std::sqrt(x);
+    case ActType::kRsqrt: return 1.0f / std::sqrt(x);
+    case ActType::kAbs: return std::fabs(x);
+    case ActType::kNeg: return -x;
+    case ActType::kSquare: return x * x;
+    case ActType::kReciprocal: return 1.0f / x;
   }
   return x;
 }

@@ -2,6 +2,7 @@
 // part, which owns the threading) to its per-target kernels.
 #pragma once
 
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 
@@ -38,17 +39,50 @@ struct GemmJob {
   size_t NumTasks(size_t groups) const { return groups * panels_per_group * num_m_blocks; }
 };
 
+// Activations that are a clamp (none, ReLU, ReLU6, clip) are fused into the
+// depthwise stores as Min(Max(v, lo), hi); the others run as a pass over each
+// finished output row.
+struct DwClamp {
+  float lo = -HUGE_VALF;
+  float hi = HUGE_VALF;
+  bool row_pass = false;  // activation not expressible as a clamp
+
+  static DwClamp For(const Activation& a) {
+    DwClamp c;
+    switch (a.type) {
+      case ActType::kNone:
+        break;
+      case ActType::kRelu:
+        c.lo = 0.0f;
+        break;
+      case ActType::kRelu6:
+        c.lo = 0.0f;
+        c.hi = 6.0f;
+        break;
+      case ActType::kClip:
+        c.lo = a.lo;
+        c.hi = a.hi;
+        break;
+      default:
+        c.row_pass = true;
+        break;
+    }
+    return c;
+  }
+};
+
 // Depthwise convolution (groups == in_c, out_c = in_c * multiplier). Output
 // channel oc reads input channel oc / multiplier. Work unit: one output row.
 struct DepthwiseJob {
   const Conv2DParams* p = nullptr;
   const float* input = nullptr;
   float* output = nullptr;
-  const float* weights = nullptr;    // [kernel_h * kernel_w][cp], zero-padded
-  const float* bias = nullptr;       // [cp], zero-padded
-  const int32_t* gather = nullptr;   // [cp] input channel per output channel (clamped)
-  size_t cp = 0;                     // padded channel stride of weights/bias/gather
+  const float* weights = nullptr;   // [kernel_h * kernel_w][cp], zero-padded
+  const float* bias = nullptr;      // [cp], zero-padded
+  const int32_t* gather = nullptr;  // [cp] input channel per output channel (clamped)
+  size_t cp = 0;                    // padded channel stride of weights/bias/gather
   size_t multiplier = 1;
+  DwClamp clamp;
 };
 
 }  // namespace facelib::ops::conv_internal

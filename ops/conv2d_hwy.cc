@@ -68,7 +68,9 @@ HWY_INLINE hn::Vec<D> DwLoadInput(D d, const float* HWY_RESTRICT px, size_t oc,
 }
 
 template <bool kTail, class D>
-HWY_INLINE void DwStore(D d, hn::Vec<D> v, float* HWY_RESTRICT dst, hn::Mask<D> tail) {
+HWY_INLINE void DwStore(D d, hn::Vec<D> v, float* HWY_RESTRICT dst, hn::Mask<D> tail,
+                        const conv_internal::DwClamp& clamp) {
+  v = hn::Min(hn::Max(v, hn::Set(d, clamp.lo)), hn::Set(d, clamp.hi));
   if constexpr (kTail) {
     hn::BlendedStore(v, tail, d, dst);
   } else {
@@ -76,46 +78,69 @@ HWY_INLINE void DwStore(D d, hn::Vec<D> v, float* HWY_RESTRICT dst, hn::Mask<D> 
   }
 }
 
-// Output channels [oc, oc + N) of `npix` consecutive interior output pixels (all
-// taps in bounds). Pixel i's window starts at in0 + i * in_step; tap t is at
-// offset off[t]. Four pixels at a time give four independent FMA chains, with
-// the kTaps weight vectors loaded once per channel block.
+// Output channels [oc, oc + N) of kPix consecutive interior output pixels (all
+// taps in bounds), with the kTaps weight vectors already in registers. Pixel i's
+// window starts at in0 + i * in_step; tap t is at offset off[t]. The kPix
+// accumulators are independent FMA chains.
+template <size_t kTaps, size_t kPix, bool kGather, bool kTail, class D>
+HWY_INLINE void DwPixelGroup(D d, const float* HWY_RESTRICT in0, size_t in_step,
+                             const ptrdiff_t* off, const hn::Vec<D>* wv, hn::Vec<D> bias,
+                             const int32_t* gather, size_t oc, hn::Mask<D> tail,
+                             float* HWY_RESTRICT out0, size_t out_step,
+                             const conv_internal::DwClamp& clamp) {
+  using V = hn::Vec<D>;
+  V acc[kPix];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < kPix; ++i) acc[i] = bias;
+#pragma GCC unroll 32
+  for (size_t t = 0; t < kTaps; ++t) {
+    const float* q = in0 + off[t];
+#pragma GCC unroll 8
+    for (size_t i = 0; i < kPix; ++i) {
+      acc[i] = hn::MulAdd(DwLoadInput<kGather, kTail>(d, q + i * in_step, oc, gather, tail), wv[t],
+                          acc[i]);
+    }
+  }
+#pragma GCC unroll 8
+  for (size_t i = 0; i < kPix; ++i)
+    DwStore<kTail>(d, acc[i], out0 + i * out_step + oc, tail, clamp);
+}
+
+// Pixels per group: two FMA pipes x 4-cycle latency need 8 independent chains;
+// AVX2's 16 registers cannot hold 8 accumulators next to 9 weight vectors.
+#if HWY_MAX_BYTES >= 64
+constexpr size_t kDwPixels = 8;
+#else
+constexpr size_t kDwPixels = 4;
+#endif
+
+// Output channels [oc, oc + N) of `npix` consecutive interior output pixels.
+// The channel block is the outer loop so that its weights stay in registers.
 template <size_t kTaps, bool kGather, bool kTail, class D>
 HWY_INLINE void DwInteriorBlock(D d, const float* HWY_RESTRICT in0, size_t in_step,
                                 const ptrdiff_t* off, const float* HWY_RESTRICT w, size_t cp,
-                                hn::Vec<D> bias, const int32_t* gather, size_t oc,
-                                hn::Mask<D> tail, float* HWY_RESTRICT out0, size_t out_step,
-                                size_t npix) {
-  using V = hn::Vec<D>;
-  V wv[kTaps];
+                                hn::Vec<D> bias, const int32_t* gather, size_t oc, hn::Mask<D> tail,
+                                float* HWY_RESTRICT out0, size_t out_step, size_t npix,
+                                const conv_internal::DwClamp& clamp) {
+  hn::Vec<D> wv[kTaps];
 #pragma GCC unroll 32
   for (size_t t = 0; t < kTaps; ++t) wv[t] = hn::Load(d, w + t * cp + oc);
   size_t i = 0;
-  for (; i + 4 <= npix; i += 4) {
-    const float* px = in0 + i * in_step;
-    V a0 = bias, a1 = bias, a2 = bias, a3 = bias;
-#pragma GCC unroll 32
-    for (size_t t = 0; t < kTaps; ++t) {
-      const float* q = px + off[t];
-      a0 = hn::MulAdd(DwLoadInput<kGather, kTail>(d, q, oc, gather, tail), wv[t], a0);
-      a1 = hn::MulAdd(DwLoadInput<kGather, kTail>(d, q + in_step, oc, gather, tail), wv[t], a1);
-      a2 = hn::MulAdd(DwLoadInput<kGather, kTail>(d, q + 2 * in_step, oc, gather, tail), wv[t], a2);
-      a3 = hn::MulAdd(DwLoadInput<kGather, kTail>(d, q + 3 * in_step, oc, gather, tail), wv[t], a3);
+  for (; i + kDwPixels <= npix; i += kDwPixels) {
+    DwPixelGroup<kTaps, kDwPixels, kGather, kTail>(d, in0 + i * in_step, in_step, off, wv, bias,
+                                                   gather, oc, tail, out0 + i * out_step, out_step,
+                                                   clamp);
+  }
+  if constexpr (kDwPixels > 4) {
+    if (i + 4 <= npix) {
+      DwPixelGroup<kTaps, 4, kGather, kTail>(d, in0 + i * in_step, in_step, off, wv, bias, gather,
+                                             oc, tail, out0 + i * out_step, out_step, clamp);
+      i += 4;
     }
-    float* o = out0 + i * out_step + oc;
-    DwStore<kTail>(d, a0, o, tail);
-    DwStore<kTail>(d, a1, o + out_step, tail);
-    DwStore<kTail>(d, a2, o + 2 * out_step, tail);
-    DwStore<kTail>(d, a3, o + 3 * out_step, tail);
   }
   for (; i < npix; ++i) {
-    const float* px = in0 + i * in_step;
-    V a0 = bias;
-#pragma GCC unroll 32
-    for (size_t t = 0; t < kTaps; ++t) {
-      a0 = hn::MulAdd(DwLoadInput<kGather, kTail>(d, px + off[t], oc, gather, tail), wv[t], a0);
-    }
-    DwStore<kTail>(d, a0, out0 + i * out_step + oc, tail);
+    DwPixelGroup<kTaps, 1, kGather, kTail>(d, in0 + i * in_step, in_step, off, wv, bias, gather, oc,
+                                           tail, out0 + i * out_step, out_step, clamp);
   }
 }
 
@@ -129,12 +154,12 @@ void DwInterior(const conv_internal::DepthwiseJob& job, const float* in0, size_t
   for (; oc + N <= out_c; oc += N) {
     DwInteriorBlock<kTaps, kGather, false>(d, in0, in_step, off, job.weights, job.cp,
                                            hn::Load(d, job.bias + oc), job.gather, oc,
-                                           hn::FirstN(d, N), out0, out_c, npix);
+                                           hn::FirstN(d, N), out0, out_c, npix, job.clamp);
   }
   if (oc < out_c) {
     DwInteriorBlock<kTaps, kGather, true>(d, in0, in_step, off, job.weights, job.cp,
                                           hn::Load(d, job.bias + oc), job.gather, oc,
-                                          hn::FirstN(d, out_c - oc), out0, out_c, npix);
+                                          hn::FirstN(d, out_c - oc), out0, out_c, npix, job.clamp);
   }
 }
 
@@ -157,7 +182,7 @@ HWY_INLINE void DwPixelBlock(D d, const conv_internal::DepthwiseJob& job, const 
                        hn::Load(d, w + oc), acc);
     }
   }
-  DwStore<kTail>(d, acc, out_px + oc, tail);
+  DwStore<kTail>(d, acc, out_px + oc, tail, job.clamp);
 }
 
 template <bool kGather>
@@ -209,8 +234,8 @@ void DwRows(const conv_internal::DepthwiseJob& job, size_t row_begin, size_t row
     const bool row_inside = iy0 >= 0 && iy0 + eff_h <= p.in_h;
     int ox = 0;
     if (fast && row_inside && x_lo < x_hi) {
-      for (; ox < x_lo; ++ox) DwPixel<kGather>(job, in_img, iy0, ox * p.stride_w - p.pad_left,
-                                               out_row + ox * out_c);
+      for (; ox < x_lo; ++ox)
+        DwPixel<kGather>(job, in_img, iy0, ox * p.stride_w - p.pad_left, out_row + ox * out_c);
       const int ix0 = x_lo * p.stride_w - p.pad_left;
       const float* in0 = in_img + (static_cast<size_t>(iy0) * p.in_w + ix0) * in_c;
       const size_t in_step = static_cast<size_t>(p.stride_w) * in_c;
@@ -226,7 +251,8 @@ void DwRows(const conv_internal::DepthwiseJob& job, size_t row_begin, size_t row
     for (; ox < p.out_w; ++ox) {
       DwPixel<kGather>(job, in_img, iy0, ox * p.stride_w - p.pad_left, out_row + ox * out_c);
     }
-    ApplyActivationRow(p.act, out_row, static_cast<size_t>(p.out_w) * out_c);
+    if (job.clamp.row_pass)
+      ApplyActivationRow(p.act, out_row, static_cast<size_t>(p.out_w) * out_c);
   }
 }
 
@@ -349,6 +375,7 @@ class PackedConv2DImpl final : public PackedConv2D {
     job.gather = gather_.get();
     job.cp = cp_;
     job.multiplier = static_cast<size_t>(p.out_c / p.in_c);
+    job.clamp = conv_internal::DwClamp::For(p.act);
     const size_t rows = static_cast<size_t>(p.batch) * p.out_h;
     const auto fn = HWY_DYNAMIC_DISPATCH(DepthwiseRows);
     // One output row per iteration; static schedule keeps each thread's rows adjacent.
@@ -398,7 +425,8 @@ class PackedConv2DImpl final : public PackedConv2D {
         // (implicit barrier: every row's pointers exist before any tile reads them)
       }
 #pragma omp for schedule(static)
-      for (long t = 0; t < num_tasks; ++t) fn(job, static_cast<size_t>(t), static_cast<size_t>(t) + 1);
+      for (long t = 0; t < num_tasks; ++t)
+        fn(job, static_cast<size_t>(t), static_cast<size_t>(t) + 1);
     }
   }
 
@@ -407,8 +435,8 @@ class PackedConv2DImpl final : public PackedConv2D {
   static void FillIndirection(const Conv2DParams& p, const float* input, size_t m,
                               const float** ind) {
     const size_t taps = static_cast<size_t>(p.kernel_h) * p.kernel_w;
-    const float* zero = reinterpret_cast<const float*>(reinterpret_cast<const char*>(ind) +
-                                                       IndirectionBytes(p));
+    const float* zero =
+        reinterpret_cast<const float*>(reinterpret_cast<const char*>(ind) + IndirectionBytes(p));
     const size_t ox = m % p.out_w;
     const size_t oy = (m / p.out_w) % p.out_h;
     const size_t b = m / (static_cast<size_t>(p.out_w) * p.out_h);

@@ -17,9 +17,9 @@ namespace hn = hwy::HWY_NAMESPACE;
 // (rows ldb floats apart). Two accumulator sets (even / odd k) double the number
 // of independent FMA chains; they are summed in a fixed order at the end.
 template <size_t NV>
-HWY_NOINLINE void GemvStrip(const float* HWY_RESTRICT x, size_t k_size,
-                            const float* HWY_RESTRICT b, size_t ldb,
-                            const float* HWY_RESTRICT bias, size_t cols, float* HWY_RESTRICT y) {
+HWY_NOINLINE void GemvStrip(const float* HWY_RESTRICT x, size_t k_size, const float* HWY_RESTRICT b,
+                            size_t ldb, const float* HWY_RESTRICT bias, size_t cols,
+                            float* HWY_RESTRICT y) {
   const hn::ScalableTag<float> d;
   using V = hn::Vec<decltype(d)>;
   const size_t N = hn::Lanes(d);
@@ -40,7 +40,8 @@ HWY_NOINLINE void GemvStrip(const float* HWY_RESTRICT x, size_t k_size,
   if (k < k_size) {
     const V x0 = hn::Set(d, x[k]);
 #pragma GCC unroll 8
-    for (size_t v = 0; v < NV; ++v) acc0[v] = hn::MulAdd(x0, hn::Load(d, b + k * ldb + v * N), acc0[v]);
+    for (size_t v = 0; v < NV; ++v)
+      acc0[v] = hn::MulAdd(x0, hn::Load(d, b + k * ldb + v * N), acc0[v]);
   }
 #pragma GCC unroll 8
   for (size_t v = 0; v < NV; ++v) {
@@ -70,11 +71,20 @@ void DenseGemvPanels(const float* x, size_t k_size, size_t n_size, const float* 
       const float* bs = bias + n0 + s;
       float* ys = y + n0 + s;
       switch (nv) {
-        case 1: GemvStrip<1>(x, k_size, panel + s, nr, bs, cols, ys); break;
-        case 2: if constexpr (kGemmNV >= 2) GemvStrip<2>(x, k_size, panel + s, nr, bs, cols, ys); break;
-        case 3: if constexpr (kGemmNV >= 3) GemvStrip<3>(x, k_size, panel + s, nr, bs, cols, ys); break;
-        case 4: if constexpr (kGemmNV >= 4) GemvStrip<4>(x, k_size, panel + s, nr, bs, cols, ys); break;
-        default: HWY_ABORT("Dense: unsupported strip width %zu", nv);
+        case 1:
+          GemvStrip<1>(x, k_size, panel + s, nr, bs, cols, ys);
+          break;
+        case 2:
+          if constexpr (kGemmNV >= 2) GemvStrip<2>(x, k_size, panel + s, nr, bs, cols, ys);
+          break;
+        case 3:
+          if constexpr (kGemmNV >= 3) GemvStrip<3>(x, k_size, panel + s, nr, bs, cols, ys);
+          break;
+        case 4:
+          if constexpr (kGemmNV >= 4) GemvStrip<4>(x, k_size, panel + s, nr, bs, cols, ys);
+          break;
+        default:
+          HWY_ABORT("Dense: unsupported strip width %zu", nv);
       }
     }
     ApplyActivationRow(act, y + n0, ncols);
@@ -204,9 +214,11 @@ std::unique_ptr<PackedDense> PackDense(const DenseParams& p, const float* weight
 void MatMul(const ExecContext& ctx, int batch, int m, int k, int n, const float* a, const float* b,
             float* c) {
   if (batch <= 0 || m <= 0 || n <= 0) return;
-  const size_t ms = static_cast<size_t>(m), ks = static_cast<size_t>(k), ns = static_cast<size_t>(n);
+  const size_t ms = static_cast<size_t>(m), ks = static_cast<size_t>(k),
+               ns = static_cast<size_t>(n);
   // Work unit: a block of rows of one batch item, sized to ~64K multiply-adds.
-  const size_t rows_per_task = std::max<size_t>(1, (size_t{1} << 16) / std::max<size_t>(1, ks * ns));
+  const size_t rows_per_task =
+      std::max<size_t>(1, (size_t{1} << 16) / std::max<size_t>(1, ks * ns));
   const size_t tasks_per_item = (ms + rows_per_task - 1) / rows_per_task;
   const long tasks = static_cast<long>(static_cast<size_t>(batch) * tasks_per_item);
   const int threads = std::max(1, ctx.num_threads);

@@ -11,7 +11,8 @@ void DenseRef(const DenseParams& p, const float* x, const float* weights, const 
     for (size_t n = 0; n < n_size; ++n) {
       double sum = 0.0;
       for (size_t k = 0; k < k_size; ++k) {
-        sum += static_cast<double>(x[m * k_size + k]) * static_cast<double>(weights[k * n_size + n]);
+        sum +=
+            static_cast<double>(x[m * k_size + k]) * static_cast<double>(weights[k * n_size + n]);
       }
       if (bias != nullptr) sum += bias[n];
       y[m * n_size + n] = ApplyActivationScalar(p.act, static_cast<float>(sum));

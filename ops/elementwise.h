@@ -30,8 +30,7 @@ bool BroadcastShapes(const std::vector<int64_t>& a, const std::vector<int64_t>& 
 // so callers (e.g. the model loader) should check this once up front.
 bool ValidBinaryShapes(const BinaryParams& p);
 
-// Scalar definition of one binary op (no activation); shared by the reference and
-// by SIMD paths that fall back to scalar code (Pow).
+// Scalar definition of one binary op (no activation), as the reference uses it.
 inline float ApplyBinaryScalar(BinaryOp op, float a, float b) {
   switch (op) {
     case BinaryOp::kAdd: return a + b;

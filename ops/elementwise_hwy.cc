@@ -61,7 +61,8 @@ struct MinOp {
   HWY_INLINE V operator()(D, V a, V b) const { return hn::Min(a, b); }
 };
 // Pow with a broadcast exponent of exactly 2 or 0.5 (the only pow forms that are
-// common in models: squared differences and square roots).
+// common in models: squared differences and square roots). Sqrt differs from
+// std::pow(x, 0.5) only at -0 (gives -0, not +0) and -inf (NaN, not +inf).
 struct SquareOp {
   template <class D, class V>
   HWY_INLINE V operator()(D, V a, V) const { return hn::Mul(a, a); }

@@ -69,10 +69,10 @@ struct StridedA {
 
 // Where and how a tile's results are written.
 struct GemmOut {
-  float* c;            // element (row 0, column 0) of the tile
-  size_t ldc;          // floats between output rows
-  size_t ncols;        // valid columns in this panel (<= NV * lanes)
-  const float* bias;   // nr floats for this panel (zero-padded), never null
+  float* c;           // element (row 0, column 0) of the tile
+  size_t ldc;         // floats between output rows
+  size_t ncols;       // valid columns in this panel (<= NV * lanes)
+  const float* bias;  // nr floats for this panel (zero-padded), never null
   const Activation* act;
 };
 
@@ -139,12 +139,16 @@ template <size_t MR, class A>
 HWY_INLINE void GemmTileNV(size_t nv, const A& a, size_t taps, size_t kc, const float* b,
                            size_t ldb, const GemmOut& out) {
   switch (nv) {
-    case 1: return GemmMicroKernel<MR, 1>(a, taps, kc, b, ldb, out);
-    case 2: if constexpr (kGemmNV >= 2) return GemmMicroKernel<MR, 2>(a, taps, kc, b, ldb, out);
+    case 1:
+      return GemmMicroKernel<MR, 1>(a, taps, kc, b, ldb, out);
+    case 2:
+      if constexpr (kGemmNV >= 2) return GemmMicroKernel<MR, 2>(a, taps, kc, b, ldb, out);
       break;
-    case 3: if constexpr (kGemmNV >= 3) return GemmMicroKernel<MR, 3>(a, taps, kc, b, ldb, out);
+    case 3:
+      if constexpr (kGemmNV >= 3) return GemmMicroKernel<MR, 3>(a, taps, kc, b, ldb, out);
       break;
-    case 4: if constexpr (kGemmNV >= 4) return GemmMicroKernel<MR, 4>(a, taps, kc, b, ldb, out);
+    case 4:
+      if constexpr (kGemmNV >= 4) return GemmMicroKernel<MR, 4>(a, taps, kc, b, ldb, out);
       break;
   }
   HWY_ABORT("GEMM: unsupported tile width %zu vectors", nv);
@@ -155,13 +159,19 @@ HWY_INLINE void GemmTile(size_t mr, size_t nv, const A& a, size_t taps, size_t k
                          size_t ldb, const GemmOut& out) {
   static_assert(kGemmMR <= 6, "extend the switch below");
   switch (mr) {
-    case 1: return GemmTileNV<1>(nv, a, taps, kc, b, ldb, out);
-    case 2: return GemmTileNV<2>(nv, a, taps, kc, b, ldb, out);
-    case 3: return GemmTileNV<3>(nv, a, taps, kc, b, ldb, out);
-    case 4: return GemmTileNV<4>(nv, a, taps, kc, b, ldb, out);
-    case 5: if constexpr (kGemmMR >= 5) return GemmTileNV<5>(nv, a, taps, kc, b, ldb, out);
+    case 1:
+      return GemmTileNV<1>(nv, a, taps, kc, b, ldb, out);
+    case 2:
+      return GemmTileNV<2>(nv, a, taps, kc, b, ldb, out);
+    case 3:
+      return GemmTileNV<3>(nv, a, taps, kc, b, ldb, out);
+    case 4:
+      return GemmTileNV<4>(nv, a, taps, kc, b, ldb, out);
+    case 5:
+      if constexpr (kGemmMR >= 5) return GemmTileNV<5>(nv, a, taps, kc, b, ldb, out);
       break;
-    case 6: if constexpr (kGemmMR >= 6) return GemmTileNV<6>(nv, a, taps, kc, b, ldb, out);
+    case 6:
+      if constexpr (kGemmMR >= 6) return GemmTileNV<6>(nv, a, taps, kc, b, ldb, out);
       break;
   }
   HWY_ABORT("GEMM: unsupported tile height %zu rows", mr);

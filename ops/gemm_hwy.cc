@@ -24,8 +24,6 @@ HWY_AFTER_NAMESPACE();
 #if HWY_ONCE
 namespace facelib::ops {
 HWY_EXPORT(GemmTileGeometry);
-gemm::TileGeometry gemm::CurrentTileGeometry() {
-  return HWY_DYNAMIC_DISPATCH(GemmTileGeometry)();
-}
+gemm::TileGeometry gemm::CurrentTileGeometry() { return HWY_DYNAMIC_DISPATCH(GemmTileGeometry)(); }
 }  // namespace facelib::ops
 #endif  // HWY_ONCE

@@ -85,14 +85,16 @@ class PackedLocallyConnectedImpl final : public PackedLocallyConnected {
     if (positions == 0 || p.out_c == 0 || p.batch <= 0) return;
     const int threads = std::max(1, ctx.num_threads);
     // Chunks of positions of ~64K multiply-adds each.
-    const size_t per_pos = static_cast<size_t>(p.batch) * p.kernel_h * p.kernel_w * p.in_c * p.out_c;
+    const size_t per_pos =
+        static_cast<size_t>(p.batch) * p.kernel_h * p.kernel_w * p.in_c * p.out_c;
     const size_t chunk = std::max<size_t>(1, (size_t{1} << 16) / std::max<size_t>(1, per_pos));
     const long chunks = static_cast<long>((positions + chunk - 1) / chunk);
     const auto fn = HWY_DYNAMIC_DISPATCH(LocallyConnectedPositions);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && chunks > 1)
     for (long c = 0; c < chunks; ++c) {
       const size_t begin = static_cast<size_t>(c) * chunk;
-      fn(p, input, panels_.get(), bias_.get(), nr_, output, begin, std::min(positions, begin + chunk));
+      fn(p, input, panels_.get(), bias_.get(), nr_, output, begin,
+         std::min(positions, begin + chunk));
     }
   }
 

@@ -22,7 +22,8 @@ void LocallyConnectedRef(const LocallyConnectedParams& p, const float* input, co
                   input + ((static_cast<size_t>(b) * p.in_h + iy) * p.in_w + ix) * p.in_c;
               for (int ic = 0; ic < p.in_c; ++ic) {
                 const size_t k = (static_cast<size_t>(ky) * p.kernel_w + kx) * p.in_c + ic;
-                sum += static_cast<double>(in_px[ic]) * static_cast<double>(w_pos[k * p.out_c + oc]);
+                sum +=
+                    static_cast<double>(in_px[ic]) * static_cast<double>(w_pos[k * p.out_c + oc]);
               }
             }
           }

@@ -13,13 +13,15 @@ using facelib::ops::Conv2DParams;
 
 std::vector<float> Filled(size_t n, float scale) {
   std::vector<float> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = scale * static_cast<float>((i * 7919) % 97) / 97.0f - 0.5f * scale;
+  for (size_t i = 0; i < n; ++i)
+    v[i] = scale * static_cast<float>((i * 7919) % 97) / 97.0f - 0.5f * scale;
   return v;
 }
 
 void RunConvBenchmark(benchmark::State& state, const Conv2DParams& p) {
   const size_t in_size = static_cast<size_t>(p.batch) * p.in_h * p.in_w * p.in_c;
-  const size_t w_size = static_cast<size_t>(p.out_c) * p.kernel_h * p.kernel_w * (p.in_c / p.groups);
+  const size_t w_size =
+      static_cast<size_t>(p.out_c) * p.kernel_h * p.kernel_w * (p.in_c / p.groups);
   const size_t out_size = static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c;
   const auto input = Filled(in_size, 1.0f);
   const auto weights = Filled(w_size, 0.1f);
@@ -29,8 +31,8 @@ void RunConvBenchmark(benchmark::State& state, const Conv2DParams& p) {
   auto scratch = hwy::AllocateAligned<uint8_t>(scratch_bytes == 0 ? 1 : scratch_bytes);
   auto output = hwy::AllocateAligned<float>(out_size);
   const facelib::ops::ExecContext ctx{1};
-  const double flops_per_run = 2.0 * static_cast<double>(out_size) * p.kernel_h * p.kernel_w *
-                               (p.in_c / p.groups);
+  const double flops_per_run =
+      2.0 * static_cast<double>(out_size) * p.kernel_h * p.kernel_w * (p.in_c / p.groups);
   double flops = 0;
   for (auto _ : state) {
     packed->Run(ctx, p, input.data(), output.get(), scratch.get());
@@ -59,14 +61,16 @@ Conv2DParams SameConv(int hw, int in_c, int out_c, int k, int groups) {
 
 // Args: spatial size, in channels, out channels.
 void BM_Conv3x3(benchmark::State& state) {
-  RunConvBenchmark(state, SameConv(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
-                                   static_cast<int>(state.range(2)), 3, 1));
+  RunConvBenchmark(state,
+                   SameConv(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+                            static_cast<int>(state.range(2)), 3, 1));
 }
 BENCHMARK(BM_Conv3x3)->Args({56, 64, 64})->Unit(benchmark::kMillisecond);
 
 void BM_Conv1x1(benchmark::State& state) {
-  RunConvBenchmark(state, SameConv(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
-                                   static_cast<int>(state.range(2)), 1, 1));
+  RunConvBenchmark(state,
+                   SameConv(static_cast<int>(state.range(0)), static_cast<int>(state.range(1)),
+                            static_cast<int>(state.range(2)), 1, 1));
 }
 BENCHMARK(BM_Conv1x1)->Args({28, 128, 256})->Unit(benchmark::kMillisecond);
 
@@ -75,6 +79,6 @@ void BM_DepthwiseConv3x3(benchmark::State& state) {
   const int c = static_cast<int>(state.range(1));
   RunConvBenchmark(state, SameConv(static_cast<int>(state.range(0)), c, c, 3, c));
 }
-BENCHMARK(BM_DepthwiseConv3x3)->Args({112, 32})->Args({56, 32})->Args({28,128})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DepthwiseConv3x3)->Args({112, 32})->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -35,13 +35,21 @@ void RunDenseBenchmark(benchmark::State& state, int k, int n, int rows) {
 // Registered by hand so that the batch-1 and batched variants share the name
 // BM_Dense with 2 and 3 arguments (in features, out features[, batch]).
 const bool kRegistered = [] {
-  benchmark::RegisterBenchmark("BM_Dense", [](benchmark::State& s) {
-    RunDenseBenchmark(s, static_cast<int>(s.range(0)), static_cast<int>(s.range(1)), 1);
-  })->Args({512, 4096})->Unit(benchmark::kMicrosecond);
-  benchmark::RegisterBenchmark("BM_Dense", [](benchmark::State& s) {
-    RunDenseBenchmark(s, static_cast<int>(s.range(0)), static_cast<int>(s.range(1)),
-                      static_cast<int>(s.range(2)));
-  })->Args({512, 4096, 32})->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("BM_Dense",
+                               [](benchmark::State& s) {
+                                 RunDenseBenchmark(s, static_cast<int>(s.range(0)),
+                                                   static_cast<int>(s.range(1)), 1);
+                               })
+      ->Args({512, 4096})
+      ->Unit(benchmark::kMicrosecond);
+  benchmark::RegisterBenchmark("BM_Dense",
+                               [](benchmark::State& s) {
+                                 RunDenseBenchmark(s, static_cast<int>(s.range(0)),
+                                                   static_cast<int>(s.range(1)),
+                                                   static_cast<int>(s.range(2)));
+                               })
+      ->Args({512, 4096, 32})
+      ->Unit(benchmark::kMicrosecond);
   return true;
 }();
 

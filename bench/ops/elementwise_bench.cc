@@ -1,5 +1,5 @@
 // Memory-bound element-wise kernels; the GB/s counter counts bytes read plus
-// bytes written once. Arg = OpenMP threads.
+// bytes written once, per wall-clock second. First arg = OpenMP threads.
 #include <benchmark/benchmark.h>
 
 #include <vector>
@@ -85,9 +85,9 @@ void BM_SoftmaxLogits(benchmark::State& state) {
 
 }  // namespace
 
-BENCHMARK(BM_AddSameShapeRelu)->Arg(1)->Arg(2);
-BENCHMARK(BM_AddPerChannel)->Arg(1)->Arg(2);
-BENCHMARK(BM_MulSqueezeExcite)->Arg(1)->Arg(2);
-BENCHMARK(BM_ReduceMeanGlobalPool)->Args({1, 7, 512})->Args({1, 56, 64})->Args({2, 56, 64});
-BENCHMARK(BM_L2NormalizeEmbeddings)->Arg(1)->Arg(2);
-BENCHMARK(BM_SoftmaxLogits)->Arg(1)->Arg(2);
+BENCHMARK(BM_AddSameShapeRelu)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_AddPerChannel)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_MulSqueezeExcite)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_ReduceMeanGlobalPool)->Args({1, 7, 512})->Args({1, 56, 64})->Args({2, 56, 64})->UseRealTime();
+BENCHMARK(BM_L2NormalizeEmbeddings)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_SoftmaxLogits)->Arg(1)->Arg(2)->UseRealTime();

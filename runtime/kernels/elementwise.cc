@@ -2,6 +2,7 @@
 //
 // Add, Sub, Mul, Div, Max, Min, Pow   inputs: a, b (NumPy broadcasting; either may be constant); attrs: activation*
 // Relu, Relu6, Sigmoid, Tanh, HardSwish, Silu, Softplus; LeakyRelu(alpha=0.01); Elu(alpha=1); Clip(min, max)
+// Exp, Log, Sqrt, Rsqrt, Abs, Neg, Square, Reciprocal
 // PRelu        inputs: x, slope (constant: one value, or one per channel of the last dim)
 // BatchNorm    inputs: x, gamma, beta, mean, variance (constants, gamma/beta optional); attrs: epsilon (1e-5)
 //              (folded into a preceding Conv2D/Dense at load when possible)
@@ -170,7 +171,9 @@ void RegisterElementwiseKernels() {
       {"Relu", ops::ActType::kRelu},         {"Relu6", ops::ActType::kRelu6},     {"LeakyRelu", ops::ActType::kLeakyRelu},
       {"Elu", ops::ActType::kElu},           {"Sigmoid", ops::ActType::kSigmoid}, {"Tanh", ops::ActType::kTanh},
       {"HardSwish", ops::ActType::kHardSwish}, {"Silu", ops::ActType::kSilu},     {"Softplus", ops::ActType::kSoftplus},
-      {"Clip", ops::ActType::kClip}};
+      {"Clip", ops::ActType::kClip},         {"Exp", ops::ActType::kExp},         {"Log", ops::ActType::kLog},
+      {"Sqrt", ops::ActType::kSqrt},         {"Rsqrt", ops::ActType::kRsqrt},     {"Abs", ops::ActType::kAbs},
+      {"Neg", ops::ActType::kNeg},           {"Square", ops::ActType::kSquare},   {"Reciprocal", ops::ActType::kReciprocal}};
   for (const auto& [name, type] : acts) {
     const ops::ActType t = type;
     RegisterKernel(name, [t](const NodeContext& c) { return MakeActivation(c, t); });

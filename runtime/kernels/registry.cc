@@ -93,7 +93,10 @@ ops::Activation ParseActivation(const NodeDef& n) {
       {"none", ActType::kNone},        {"relu", ActType::kRelu},         {"relu6", ActType::kRelu6},
       {"leaky_relu", ActType::kLeakyRelu}, {"elu", ActType::kElu},       {"sigmoid", ActType::kSigmoid},
       {"tanh", ActType::kTanh},        {"hard_swish", ActType::kHardSwish}, {"silu", ActType::kSilu},
-      {"softplus", ActType::kSoftplus}, {"clip", ActType::kClip}};
+      {"softplus", ActType::kSoftplus}, {"clip", ActType::kClip},       {"exp", ActType::kExp},
+      {"log", ActType::kLog},          {"sqrt", ActType::kSqrt},         {"rsqrt", ActType::kRsqrt},
+      {"abs", ActType::kAbs},          {"neg", ActType::kNeg},           {"square", ActType::kSquare},
+      {"reciprocal", ActType::kReciprocal}};
   auto it = kNames.find(s);
   if (it == kNames.end()) throw Error(ErrorCode::kInvalidModel, n.Describe() + ": unknown activation '" + s + "'");
   a.type = it->second;
@@ -104,8 +107,10 @@ ops::Activation ParseActivation(const NodeDef& n) {
 
 void SetActivationAttrs(NodeDef* n, const ops::Activation& a) {
   using ops::ActType;
-  static const char* kNames[] = {"none", "relu",  "relu6",      "leaky_relu", "elu", "sigmoid",
-                                 "tanh", "hard_swish", "silu", "softplus",   "clip"};
+  static const char* kNames[] = {"none", "relu",       "relu6", "leaky_relu", "elu",   "sigmoid",
+                                 "tanh", "hard_swish", "silu",  "softplus",   "clip",  "exp",
+                                 "log",  "sqrt",       "rsqrt", "abs",        "neg",   "square",
+                                 "reciprocal"};
   n->attrs["activation"] = Attr(kNames[static_cast<int>(a.type)]);
   if (a.type == ActType::kLeakyRelu || a.type == ActType::kElu) n->attrs["activation_alpha"] = Attr(a.alpha);
   if (a.type == ActType::kClip) {

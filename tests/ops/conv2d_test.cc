@@ -14,19 +14,21 @@ using facelib::testing::ForEachTarget;
 using facelib::testing::RandomVector;
 
 std::vector<Activation> AllActivations() {
-  return {Activation::None(),         Activation::Relu(),           Activation::Relu6(),
-          Activation::Leaky(0.1f),    {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
-          {ActType::kTanh, 0, 0, 0},  {ActType::kHardSwish, 0, 0, 0}, {ActType::kSilu, 0, 0, 0},
-          {ActType::kSoftplus, 0, 0, 0}, Activation::Clip(-0.5f, 2.0f)};
+  return {Activation::None(),           Activation::Relu(),
+          Activation::Relu6(),          Activation::Leaky(0.1f),
+          {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
+          {ActType::kTanh, 0, 0, 0},    {ActType::kHardSwish, 0, 0, 0},
+          {ActType::kSilu, 0, 0, 0},    {ActType::kSoftplus, 0, 0, 0},
+          Activation::Clip(-0.5f, 2.0f)};
 }
 
 std::string Describe(const Conv2DParams& p, int threads) {
   std::ostringstream s;
   s << "batch=" << p.batch << " in=" << p.in_h << "x" << p.in_w << "x" << p.in_c
     << " out=" << p.out_h << "x" << p.out_w << "x" << p.out_c << " k=" << p.kernel_h << "x"
-    << p.kernel_w << " stride=" << p.stride_h << "," << p.stride_w << " dil=" << p.dilation_h
-    << "," << p.dilation_w << " pad=" << p.pad_top << "," << p.pad_left << "," << p.pad_bottom
-    << "," << p.pad_right << " groups=" << p.groups << " act=" << static_cast<int>(p.act.type)
+    << p.kernel_w << " stride=" << p.stride_h << "," << p.stride_w << " dil=" << p.dilation_h << ","
+    << p.dilation_w << " pad=" << p.pad_top << "," << p.pad_left << "," << p.pad_bottom << ","
+    << p.pad_right << " groups=" << p.groups << " act=" << static_cast<int>(p.act.type)
     << " threads=" << threads;
   return s.str();
 }
@@ -45,10 +47,10 @@ bool Finish(Conv2DParams* p, PaddingMode mode, int explicit_top = 0, int explici
     ResolvePadding(mode, p->in_w, p->kernel_w, p->stride_w, p->dilation_w, &p->pad_left,
                    &p->pad_right);
   }
-  p->out_h = ConvOutputSize(p->in_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top,
-                            p->pad_bottom);
-  p->out_w = ConvOutputSize(p->in_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left,
-                            p->pad_right);
+  p->out_h =
+      ConvOutputSize(p->in_h, p->kernel_h, p->stride_h, p->dilation_h, p->pad_top, p->pad_bottom);
+  p->out_w =
+      ConvOutputSize(p->in_w, p->kernel_w, p->stride_w, p->dilation_w, p->pad_left, p->pad_right);
   return p->out_h > 0 && p->out_w > 0;
 }
 
@@ -140,12 +142,18 @@ TEST(Conv2DTest, NetworkShapesMatchReference) {
     PaddingMode mode;
   };
   const Shape shapes[] = {
-      {10, 10, 64, 64, 3, 1, 1, PaddingMode::kSame},   {9, 11, 32, 70, 3, 2, 1, PaddingMode::kSame},
-      {7, 7, 128, 256, 1, 1, 1, PaddingMode::kValid},  {8, 8, 24, 40, 1, 2, 1, PaddingMode::kSame},
-      {12, 12, 3, 16, 7, 2, 1, PaddingMode::kSame},    {9, 9, 64, 64, 3, 1, 4, PaddingMode::kSame},
-      {20, 21, 32, 32, 3, 1, 32, PaddingMode::kSame},  {20, 19, 48, 48, 3, 2, 48, PaddingMode::kSame},
-      {18, 22, 20, 20, 5, 1, 20, PaddingMode::kSame},  {17, 17, 16, 32, 3, 1, 16, PaddingMode::kValid},
-      {16, 16, 8, 16, 5, 2, 8, PaddingMode::kSame},    {15, 15, 12, 12, 7, 1, 12, PaddingMode::kSame},
+      {10, 10, 64, 64, 3, 1, 1, PaddingMode::kSame},
+      {9, 11, 32, 70, 3, 2, 1, PaddingMode::kSame},
+      {7, 7, 128, 256, 1, 1, 1, PaddingMode::kValid},
+      {8, 8, 24, 40, 1, 2, 1, PaddingMode::kSame},
+      {12, 12, 3, 16, 7, 2, 1, PaddingMode::kSame},
+      {9, 9, 64, 64, 3, 1, 4, PaddingMode::kSame},
+      {20, 21, 32, 32, 3, 1, 32, PaddingMode::kSame},
+      {20, 19, 48, 48, 3, 2, 48, PaddingMode::kSame},
+      {18, 22, 20, 20, 5, 1, 20, PaddingMode::kSame},
+      {17, 17, 16, 32, 3, 1, 16, PaddingMode::kValid},
+      {16, 16, 8, 16, 5, 2, 8, PaddingMode::kSame},
+      {15, 15, 12, 12, 7, 1, 12, PaddingMode::kSame},
   };
   ForEachTarget([&](const char*) {
     uint32_t seed = 7;

@@ -11,10 +11,12 @@ using facelib::testing::ForEachTarget;
 using facelib::testing::RandomVector;
 
 std::vector<Activation> AllActivations() {
-  return {Activation::None(),         Activation::Relu(),           Activation::Relu6(),
-          Activation::Leaky(0.1f),    {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
-          {ActType::kTanh, 0, 0, 0},  {ActType::kHardSwish, 0, 0, 0}, {ActType::kSilu, 0, 0, 0},
-          {ActType::kSoftplus, 0, 0, 0}, Activation::Clip(-0.5f, 2.0f)};
+  return {Activation::None(),           Activation::Relu(),
+          Activation::Relu6(),          Activation::Leaky(0.1f),
+          {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
+          {ActType::kTanh, 0, 0, 0},    {ActType::kHardSwish, 0, 0, 0},
+          {ActType::kSilu, 0, 0, 0},    {ActType::kSoftplus, 0, 0, 0},
+          Activation::Clip(-0.5f, 2.0f)};
 }
 
 std::vector<float> RunDense(const DenseParams& p, const std::vector<float>& x,
@@ -40,9 +42,9 @@ TEST(DenseTest, RandomShapesMatchReference) {
           p.out_features = n;
           p.act = acts[case_id % acts.size()];
           const int threads = 1 + case_id % 2;
-          SCOPED_TRACE(::testing::Message() << "rows=" << rows << " k=" << k << " n=" << n
-                                            << " act=" << static_cast<int>(p.act.type)
-                                            << " threads=" << threads);
+          SCOPED_TRACE(::testing::Message()
+                       << "rows=" << rows << " k=" << k << " n=" << n
+                       << " act=" << static_cast<int>(p.act.type) << " threads=" << threads);
           const auto x = RandomVector(static_cast<size_t>(rows) * k, 11 + case_id);
           const auto w = RandomVector(static_cast<size_t>(k) * n, 12 + case_id);
           const auto b = RandomVector(n, 13 + case_id);

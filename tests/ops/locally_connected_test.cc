@@ -9,10 +9,12 @@ using facelib::testing::ForEachTarget;
 using facelib::testing::RandomVector;
 
 std::vector<Activation> AllActivations() {
-  return {Activation::None(),         Activation::Relu(),           Activation::Relu6(),
-          Activation::Leaky(0.1f),    {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
-          {ActType::kTanh, 0, 0, 0},  {ActType::kHardSwish, 0, 0, 0}, {ActType::kSilu, 0, 0, 0},
-          {ActType::kSoftplus, 0, 0, 0}, Activation::Clip(-0.5f, 2.0f)};
+  return {Activation::None(),           Activation::Relu(),
+          Activation::Relu6(),          Activation::Leaky(0.1f),
+          {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
+          {ActType::kTanh, 0, 0, 0},    {ActType::kHardSwish, 0, 0, 0},
+          {ActType::kSilu, 0, 0, 0},    {ActType::kSoftplus, 0, 0, 0},
+          Activation::Clip(-0.5f, 2.0f)};
 }
 
 std::vector<float> RunLc(const LocallyConnectedParams& p, const std::vector<float>& input,
@@ -51,10 +53,10 @@ TEST(LocallyConnectedTest, RandomShapesMatchReference) {
                            << " k=" << p.kernel_h << "x" << p.kernel_w << " stride=" << p.stride_h
                            << "," << p.stride_w << " threads=" << threads);
               const size_t positions = static_cast<size_t>(p.out_h) * p.out_w;
-              const auto input = RandomVector(
-                  static_cast<size_t>(batch) * p.in_h * p.in_w * in_c, 40 + case_id);
-              const auto w = RandomVector(
-                  positions * p.kernel_h * p.kernel_w * in_c * out_c, 41 + case_id);
+              const auto input =
+                  RandomVector(static_cast<size_t>(batch) * p.in_h * p.in_w * in_c, 40 + case_id);
+              const auto w =
+                  RandomVector(positions * p.kernel_h * p.kernel_w * in_c * out_c, 41 + case_id);
               const auto b = RandomVector(positions * out_c, 42 + case_id);
               const float* bias = case_id % 4 == 3 ? nullptr : b.data();
               std::vector<float> ref(static_cast<size_t>(batch) * positions * out_c);
@@ -83,7 +85,7 @@ TEST(LocallyConnectedTest, KnownValues) {
   p.kernel_w = 2;
   const std::vector<float> input = {1, 2, 3};
   // [pos][kh][kw][in_c][out_c]
-  const std::vector<float> w = {1, 0, 1, 1,    // pos 0: oc0 = x0 + x1, oc1 = x1
+  const std::vector<float> w = {1, 0,  1, 1,   // pos 0: oc0 = x0 + x1, oc1 = x1
                                 2, -1, 0, 1};  // pos 1: oc0 = 2*x1, oc1 = -x1 + x2
   const float bias[4] = {0, 0, 0.5f, 0};
   const float expected[4] = {3, 2, 4.5f, 1};
