@@ -318,11 +318,11 @@ class PackedConv2DImpl final : public PackedConv2D {
     }
     plan_ = ConvPlan::kGemm;
     const gemm::TileGeometry geom = gemm::CurrentTileGeometry();
-    nr_ = geom.nr();
     mr_ = static_cast<size_t>(geom.mr);
     const size_t groups = static_cast<size_t>(p.groups);
     const size_t cin_g = static_cast<size_t>(p.in_c) / groups;
     const size_t cout_g = static_cast<size_t>(p.out_c) / groups;
+    nr_ = gemm::PanelWidth(geom, cout_g);
     const size_t k_size = taps * cin_g;
     panels_per_group_ = gemm::NumPanels(cout_g, nr_);
     const size_t panel_floats = k_size * nr_;

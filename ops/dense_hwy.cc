@@ -159,7 +159,7 @@ class PackedDenseImpl final : public PackedDense {
   PackedDenseImpl(const DenseParams& p, const float* weights, const float* bias)
       : k_(static_cast<size_t>(p.in_features)), n_(static_cast<size_t>(p.out_features)) {
     const gemm::TileGeometry geom = gemm::CurrentTileGeometry();
-    nr_ = geom.nr();
+    nr_ = gemm::PanelWidth(geom, n_);
     m_block_ = static_cast<size_t>(geom.mr) * 8;
     num_panels_ = gemm::NumPanels(n_, nr_);
     panels_ = gemm::AllocFloats(num_panels_ * k_ * nr_);

@@ -27,6 +27,15 @@ TileGeometry CurrentTileGeometry();
 
 inline size_t NumPanels(size_t n, size_t nr) { return (n + nr - 1) / nr; }
 
+// Panel width for a matrix with n columns: the full tile width, or fewer whole
+// vectors when n is smaller, so that narrow outputs (grouped convs,
+// locally-connected layers with few filters) do not pad their weights to a full tile.
+inline size_t PanelWidth(const TileGeometry& g, size_t n) {
+  const size_t lanes = static_cast<size_t>(g.lanes);
+  const size_t vectors = (n + lanes - 1) / lanes;
+  return vectors == 0 ? lanes : (vectors < static_cast<size_t>(g.nv) ? vectors * lanes : g.nr());
+}
+
 // Packs B (K x N, element (k, n) at src[k * stride_k + n * stride_n]) into
 // NumPanels(N, nr) panels written at dst (NumPanels * K * nr floats, zero-padded).
 inline void PackPanels(const float* src, size_t k_size, size_t n_size, size_t stride_k,

@@ -59,7 +59,7 @@ class PackedLocallyConnectedImpl final : public PackedLocallyConnected {
   PackedLocallyConnectedImpl(const LocallyConnectedParams& p, const float* weights,
                              const float* bias)
       : pack_(p) {
-    nr_ = gemm::CurrentTileGeometry().nr();
+    nr_ = gemm::PanelWidth(gemm::CurrentTileGeometry(), static_cast<size_t>(p.out_c));
     const size_t positions = static_cast<size_t>(p.out_h) * p.out_w;
     const size_t out_c = static_cast<size_t>(p.out_c);
     const size_t k_size = static_cast<size_t>(p.kernel_h) * p.kernel_w * p.in_c;
