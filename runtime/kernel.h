@@ -57,6 +57,9 @@ class Kernel {
   // True when output 0 is input 0's data under another shape (Reshape, Flatten...):
   // the planner aliases the buffers and Run is never called.
   virtual bool IsView() const { return false; }
+  // Rough work estimate in flops (default: one per output element). The executor
+  // runs cheap nodes on one thread: a fork-join costs more than they do.
+  virtual double Cost(const std::vector<Shape>& in, const std::vector<Shape>& out) const;
   virtual void Run(const RunContext& rc) const = 0;
 };
 

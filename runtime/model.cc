@@ -261,6 +261,7 @@ std::shared_ptr<const Plan> Model::GetPlan(const std::vector<Shape>& input_shape
   const size_t steps = order_.size();
   plan->scratch_bytes.assign(steps, 0);
   plan->scratch_offset.assign(steps, 0);
+  plan->parallel.assign(steps, 0);
   std::vector<int> root(nt);
   for (size_t t = 0; t < nt; ++t) root[t] = static_cast<int>(t);
   for (size_t s = 0; s < steps; ++s) {
@@ -276,6 +277,7 @@ std::shared_ptr<const Plan> Model::GetPlan(const std::vector<Shape>& input_shape
       known[n.outputs[o]] = 1;
     }
     plan->scratch_bytes[s] = kernels_[order_[s]]->ScratchBytes(in, out);
+    plan->parallel[s] = kernels_[order_[s]]->Cost(in, out) >= kMinParallelFlops;
     if (kernels_[order_[s]]->IsView()) root[n.outputs[0]] = root[n.inputs[0]];
   }
   // Liveness of every arena buffer (identified by its root tensor), in steps.
@@ -390,8 +392,8 @@ std::vector<Tensor> Model::RunIn(Workspace& ws, const std::vector<TensorView>& i
     }
     return nullptr;
   };
-  ops::ExecContext exec;
-  exec.num_threads = opts.num_threads > 0 ? opts.num_threads : default_threads_;
+  const int threads = opts.num_threads > 0 ? opts.num_threads : default_threads_;
+  const ops::ExecContext parallel_exec{threads}, serial_exec{1};
   for (size_t s = 0; s < order_.size(); ++s) {
     const Kernel& k = *kernels_[order_[s]];
     if (k.IsView()) continue;
@@ -409,7 +411,8 @@ std::vector<Tensor> Model::RunIn(Workspace& ws, const std::vector<TensorView>& i
       ws.out_shapes.push_back(plan.shapes[t]);
     }
     void* scratch = plan.scratch_bytes[s] ? arena + plan.scratch_offset[s] : nullptr;
-    RunContext rc{exec, ws.in_ptrs, ws.in_shapes, ws.out_ptrs, ws.out_shapes, scratch};
+    RunContext rc{plan.parallel[s] ? parallel_exec : serial_exec, ws.in_ptrs, ws.in_shapes, ws.out_ptrs,
+                  ws.out_shapes, scratch};
     k.Run(rc);
   }
   std::vector<Tensor> out(num_outputs());

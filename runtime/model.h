@@ -44,6 +44,10 @@ struct RunOptions {
   int num_threads = 0;  // 0 = the model's default
 };
 
+// Nodes estimated below this many flops run single-threaded (a fork-join costs
+// several microseconds, far more when the cores are oversubscribed).
+constexpr double kMinParallelFlops = 2e6;
+
 // The memory plan for one set of input shapes.
 struct Plan {
   enum class Where : uint8_t { kUnused, kArena, kInput, kConstant };
@@ -56,6 +60,7 @@ struct Plan {
   std::vector<Loc> locs;      // per tensor
   std::vector<int> root;      // per tensor: the tensor whose buffer it shares (itself unless a view)
   std::vector<size_t> scratch_offset, scratch_bytes;  // per step
+  std::vector<char> parallel;  // per step: worth more than one thread
   size_t arena_bytes = 0;  // peak bytes with liveness-based reuse
   size_t naive_bytes = 0;  // what one buffer per tensor would take
 };

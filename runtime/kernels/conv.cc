@@ -73,6 +73,9 @@ class Conv2DKernel : public Kernel {
   size_t ScratchBytes(const std::vector<Shape>& in, const std::vector<Shape>&) const override {
     return packed_->ScratchBytes(Params(in[0]));
   }
+  double Cost(const std::vector<Shape>&, const std::vector<Shape>& out) const override {
+    return 2.0 * static_cast<double>(NumElements(out[0])) * p_.kernel_h * p_.kernel_w * (p_.in_c / p_.groups);
+  }
   void Run(const RunContext& rc) const override {
     packed_->Run(rc.exec, Params(rc.in_shapes[0]), rc.inputs[0], rc.outputs[0], rc.scratch);
   }
@@ -110,6 +113,9 @@ class DenseKernel : public Kernel {
     out.back() = p_.out_features;
     return {out};
   }
+  double Cost(const std::vector<Shape>&, const std::vector<Shape>& out) const override {
+    return 2.0 * static_cast<double>(NumElements(out[0])) * p_.in_features;
+  }
   void Run(const RunContext& rc) const override {
     packed_->Run(rc.exec, Params(rc.in_shapes[0]), rc.inputs[0], rc.outputs[0]);
   }
@@ -140,6 +146,9 @@ class MatMulKernel : public Kernel {
         if (a[i] != b[i]) ShapeError(node_, "batch dims differ: " + ShapeToString(a) + " x " + ShapeToString(b));
     }
     return d;
+  }
+  double Cost(const std::vector<Shape>& in, const std::vector<Shape>& out) const override {
+    return 2.0 * static_cast<double>(NumElements(out[0])) * static_cast<double>(in[0].back());
   }
   std::vector<Shape> InferShapes(const std::vector<Shape>& in) const override {
     Get(in[0], in[1]);
@@ -202,6 +211,9 @@ class LocallyConnectedKernel : public Kernel {
   std::vector<Shape> InferShapes(const std::vector<Shape>& in) const override {
     const auto p = Params(in[0]);
     return {{p.batch, p.out_h, p.out_w, p.out_c}};
+  }
+  double Cost(const std::vector<Shape>&, const std::vector<Shape>& out) const override {
+    return 2.0 * static_cast<double>(NumElements(out[0])) * p_.kernel_h * p_.kernel_w * p_.in_c;
   }
   void Run(const RunContext& rc) const override {
     packed_->Run(rc.exec, Params(rc.in_shapes[0]), rc.inputs[0], rc.outputs[0]);

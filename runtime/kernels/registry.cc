@@ -71,6 +71,13 @@ void NodeContext::RequireInputs(size_t min, size_t max) const {
     if (!has_input(i)) Fail("input " + std::to_string(i) + " is required");
 }
 
+double Kernel::Cost(const std::vector<Shape>& in, const std::vector<Shape>& out) const {
+  double n = 0;
+  for (const Shape& s : out) n += static_cast<double>(NumElements(s));
+  for (const Shape& s : in) n += 0.25 * static_cast<double>(NumElements(s));  // reading costs too
+  return n;
+}
+
 void ShapeError(const NodeDef& n, const std::string& message) {
   throw Error(ErrorCode::kInvalidArgument, n.Describe() + ": " + message);
 }
