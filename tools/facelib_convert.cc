@@ -46,9 +46,10 @@ int main(int argc, char** argv) {
         req.inputs.push_back(a);
       }
     }
+    // The converter runs first: a debug listing (onnx --list-ops) writes nothing and needs no --out.
+    rt::Graph g = conv->convert(req);
     const std::string out = req.Option("out");
     if (out.empty()) throw Error(ErrorCode::kInvalidArgument, "--out OUT.flm is required");
-    rt::Graph g = conv->convert(req);
     const std::string storage = req.Option("storage", "");
     if (!storage.empty()) {
       rt::Storage s;
