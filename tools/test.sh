@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# The test command: sets up and builds (tools/setup.sh), then runs every test.
-#   tools/test.sh              Release build
-#   tools/test.sh --sanitize   the same tests under ASan + UBSan
+# The test command: sets up and builds (tools/setup.sh), sets up the model zoo
+# (tools/setup-models.sh) and the parity harness's npm packages, then runs every
+# test: unit tests and the parity of each converted model with its original
+# runtime.
+#   tools/test.sh              Release build, all tests
+#   tools/test.sh --sanitize   unit tests under ASan + UBSan (parity tests excluded)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh "$@"
-dir=build
-[ "${1:-}" = --sanitize ] && dir=build-asan
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-ctest --test-dir "$dir" --output-on-failure -j "$(nproc)"
+if [ "${1:-}" = --sanitize ]; then
+  ctest --test-dir build-asan --output-on-failure -j "$(nproc)" -LE parity
+  exit 0
+fi
+command -v npm >/dev/null || { echo "test: npm is required for the model setup and the parity tests" >&2; exit 1; }
+tools/setup-models.sh
+(cd tests/parity && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+ctest --test-dir build --output-on-failure -j "$(nproc)"

@@ -1,0 +1,133 @@
+#include "models/zoo.h"
+
+namespace facelib::models {
+
+const char* TaskName(Task t) {
+  switch (t) {
+    case Task::kDetect: return "detect";
+    case Task::kLandmarks: return "landmarks";
+    case Task::kEmbed: return "embed";
+    case Task::kAge: return "age";
+    case Task::kGender: return "gender";
+    case Task::kEmotion: return "emotion";
+    case Task::kRace: return "race";
+    case Task::kAntispoof: return "antispoof";
+    case Task::kLiveness: return "liveness";
+  }
+  return "?";
+}
+
+namespace {
+
+InputSpec Spec(int w, int h, int c, ColorOrder color, float mean, float scale) {
+  InputSpec s;
+  s.width = w;
+  s.height = h;
+  s.channels = c;
+  s.color = color;
+  for (int i = 0; i < 3; ++i) {
+    s.mean[i] = mean;
+    s.scale[i] = scale;
+  }
+  return s;
+}
+
+InputSpec Spec3(int w, int h, ColorOrder color, const float mean[3], float scale) {
+  InputSpec s = Spec(w, h, 3, color, 0, scale);
+  for (int i = 0; i < 3; ++i) s.mean[i] = mean[i];
+  return s;
+}
+
+std::vector<ModelInfo> Build() {
+  using C = ColorOrder;
+  const std::vector<std::string> kEmotion7 = {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"};
+  const float kRetinaMean[3] = {104, 117, 123};
+  std::vector<ModelInfo> z;
+  auto add = [&](std::string name, Task task, InputSpec in, Decoder dec, std::vector<std::string> labels,
+                 std::string desc) {
+    z.push_back({std::move(name), task, in, dec, std::move(labels), std::move(desc)});
+  };
+  auto dynamic = [](InputSpec s, int multiple) {
+    s.width = s.height = 0;
+    s.size_multiple = multiple;
+    return s;
+  };
+
+  // ONNX detectors.
+  add("yunet", Task::kDetect, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 32), Decoder::kYunet, {},
+      "YuNet 2023mar (DeepFace 'yunet'), any size multiple of 32, BGR 0..255");
+  add("yunet_640", Task::kDetect, Spec(640, 640, 3, C::kBGR, 0, 1), Decoder::kYunet, {}, "YuNet 2023mar, fixed 640x640");
+  add("yunet_n", Task::kDetect, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 32), Decoder::kYunet, {}, "YuNet-n, larger variant");
+  add("retinaface_mnet025", Task::kDetect, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 32), Decoder::kRetinaFace, {},
+      "RetinaFace MobileNet-0.25 (libfacedetection.train ONNX)");
+  add("scrfd_500m", Task::kDetect, dynamic(Spec(0, 0, 3, C::kRGB, 127.5f, 1 / 128.0f), 32), Decoder::kScrfd, {},
+      "SCRFD-500M with keypoints");
+  add("ultraface_rfb320", Task::kDetect, Spec(320, 240, 3, C::kRGB, 127, 1 / 128.0f), Decoder::kUltraFace, {},
+      "UltraFace RFB-320");
+  add("ultraface_rfb640", Task::kDetect, Spec(640, 480, 3, C::kRGB, 127, 1 / 128.0f), Decoder::kUltraFace, {},
+      "UltraFace RFB-640");
+  add("ultraface_slim320", Task::kDetect, Spec(320, 240, 3, C::kRGB, 127, 1 / 128.0f), Decoder::kUltraFace, {},
+      "UltraFace slim-320");
+
+  add("yolo5face_500m", Task::kDetect, Spec(320, 320, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kYolo5Face, {},
+      "YOLO5Face-500M, fixed 320x320");
+
+  // PyTorch / pickled numpy.
+  InputSpec mt = dynamic(Spec(0, 0, 3, C::kRGB, 127.5f, 0.0078125f), 1);
+  mt.transpose_hw = true;
+  add("mtcnn_pnet", Task::kDetect, mt, Decoder::kMtcnn, {}, "MTCNN P-Net (ipazc weights, DeepFace 'mtcnn')");
+  InputSpec rn = Spec(24, 24, 3, C::kRGB, 127.5f, 0.0078125f);
+  rn.transpose_hw = true;
+  add("mtcnn_rnet", Task::kDetect, rn, Decoder::kMtcnn, {}, "MTCNN R-Net");
+  InputSpec on = Spec(48, 48, 3, C::kRGB, 127.5f, 0.0078125f);
+  on.transpose_hw = true;
+  add("mtcnn_onet", Task::kDetect, on, Decoder::kMtcnn, {}, "MTCNN O-Net (with 5 landmarks)");
+  add("minifasnet_v2", Task::kAntispoof, Spec(80, 80, 3, C::kBGR, 0, 1), Decoder::kNone, {"spoof0", "real", "spoof2"},
+      "MiniFASNetV2, crop scale 2.7 (DeepFace anti-spoofing)");
+  add("minifasnet_v1se", Task::kAntispoof, Spec(80, 80, 3, C::kBGR, 0, 1), Decoder::kNone,
+      {"spoof0", "real", "spoof2"}, "MiniFASNetV1SE, crop scale 4.0 (DeepFace anti-spoofing)");
+  add("retinaface_mnet025_torch", Task::kDetect, dynamic(Spec3(0, 0, C::kBGR, kRetinaMean, 1), 32),
+      Decoder::kRetinaFace, {}, "RetinaFace MobileNet-0.25 (biubug6 PyTorch weights)");
+
+  // Human tfjs graphs (normalisation as Human applies it).
+  add("human_blazeface", Task::kDetect, Spec(256, 256, 3, C::kRGB, 127.5f, 1 / 127.5f), Decoder::kBlazeFace, {},
+      "BlazeFace back-camera 256x256 (Human)");
+  add("human_facemesh", Task::kLandmarks, Spec(192, 192, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
+      "MediaPipe face mesh, 468 points (Human)");
+  add("human_iris", Task::kLandmarks, Spec(64, 64, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {}, "Iris landmarks");
+  add("human_emotion", Task::kEmotion, Spec(64, 64, 1, C::kGray, 127.5f, 1 / 127.5f), Decoder::kNone, kEmotion7,
+      "mini-Xception FER2013 emotion, DeepFace's label order");
+  add("human_faceres", Task::kEmbed, Spec(224, 224, 3, C::kRGB, 0, 1), Decoder::kNone, {},
+      "HSE faceres: 1024-d descriptor, gender sigmoid, age 100-bin softmax");
+  add("human_antispoof", Task::kAntispoof, Spec(128, 128, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {"real"},
+      "Human antispoof: sigmoid real score");
+  add("human_liveness", Task::kLiveness, Spec(32, 32, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {"live", "fake"},
+      "Human liveness: softmax 2");
+  add("human_gear", Task::kRace, Spec(198, 198, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone,
+      {"white", "black", "asian", "indian", "others"}, "GEAR: age buckets, gender, race (UTKFace classes)");
+  add("human_age", Task::kAge, Spec(64, 64, 3, C::kRGB, 0, 1), Decoder::kNone, {}, "SSR-Net age in years");
+  add("human_gender", Task::kGender, Spec(64, 64, 1, C::kGray, 127.5f, 1 / 127.5f), Decoder::kNone,
+      {"Woman", "Man"}, "mini-Xception gender, softmax [female, male]");
+  add("human_gender-ssrnet-imdb", Task::kGender, Spec(64, 64, 3, C::kRGB, 127.5f, 1 / 127.5f), Decoder::kNone, {},
+      "SSR-Net gender score");
+  add("human_mobilefacenet", Task::kEmbed, Spec(112, 112, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
+      "MobileFaceNet 192-d (Human's copy, L2-normalised)");
+  add("human_mobileface", Task::kEmbed, Spec(112, 112, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
+      "mobileface 256-d");
+  return z;
+}
+
+}  // namespace
+
+const std::vector<ModelInfo>& Zoo() {
+  static const std::vector<ModelInfo> zoo = Build();
+  return zoo;
+}
+
+const ModelInfo* FindModel(const std::string& name) {
+  for (const ModelInfo& m : Zoo())
+    if (m.name == name) return &m;
+  return nullptr;
+}
+
+}  // namespace facelib::models

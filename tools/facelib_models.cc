@@ -1,0 +1,82 @@
+// facelib-models [--json] [--dir DIR]: lists the model zoo: name, task, file,
+// input shape and source of each model, and whether it has been set up.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "models/zoo.h"
+#include "runtime/model_file.h"
+
+namespace {
+
+std::string JsonString(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      o += buf;
+      continue;
+    }
+    o += c;
+  }
+  return o + "\"";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace facelib;
+  bool json = false;
+  std::string dir = "build/models";
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--json")) json = true;
+    else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
+    else {
+      std::fprintf(stderr, "usage: facelib-models [--json] [--dir DIR]\n");
+      return 2;
+    }
+  }
+  if (json) std::printf("[\n");
+  bool first = true;
+  for (const models::ModelInfo& m : models::Zoo()) {
+    const std::string path = dir + "/" + m.name + ".flm";
+    struct stat st;
+    const bool present = ::stat(path.c_str(), &st) == 0;
+    std::string source, sha;
+    if (present) {
+      try {
+        const rt::Graph g = rt::LoadGraphFromFile(path);
+        auto get = [&](const char* k) {
+          auto it = g.metadata.find(k);
+          return it == g.metadata.end() ? std::string() : it->second;
+        };
+        source = get("source_file");
+        if (source.empty()) source = get("source_file0");
+        sha = get("source_sha256");
+        if (sha.empty()) sha = get("source_sha2560");
+      } catch (const Error& e) {
+        source = std::string("unreadable: ") + e.what();
+      }
+    }
+    const std::string shape = "[1," + (m.input.height ? std::to_string(m.input.height) : std::string("-1")) + "," +
+                              (m.input.width ? std::to_string(m.input.width) : std::string("-1")) + "," +
+                              std::to_string(m.input.channels) + "]";
+    if (json) {
+      std::printf("%s  {\"name\": %s, \"task\": %s, \"path\": %s, \"present\": %s, \"input_shape\": %s, "
+                  "\"source\": %s, \"source_sha256\": %s, \"description\": %s}",
+                  first ? "" : ",\n", JsonString(m.name).c_str(), JsonString(models::TaskName(m.task)).c_str(),
+                  JsonString(path).c_str(), present ? "true" : "false", shape.c_str(), JsonString(source).c_str(),
+                  JsonString(sha).c_str(), JsonString(m.description).c_str());
+    } else {
+      std::printf("%-26s %-10s %-15s %-8s %s\n", m.name.c_str(), models::TaskName(m.task), shape.c_str(),
+                  present ? "ready" : "missing", source.c_str());
+    }
+    first = false;
+  }
+  if (json) std::printf("\n]\n");
+  return 0;
+}
