@@ -39,13 +39,11 @@ class RetinaFaceBuilder {
     const int cat = g_.AddNode1("Concat", {a, b, c}, {{"axis", -1}}, p + ".concat");
     return L_.Unary("Relu", cat, p + ".relu");
   }
-  int Upsample2(int x, const std::string& name) {
-    return g_.AddNode1("Resize", {x},
-                       {{"method", "nearest"},
-                        {"coordinate_mode", "asymmetric"},
-                        {"nearest_mode", "floor"},
-                        {"scales", std::vector<float>{2.0f, 2.0f}}},
-                       name);
+  // Nearest upsampling to the lateral branch's size, as the FPN does with
+  // interpolate(size=lateral.shape[2:]): exact for any input size, not only multiples of 32.
+  int UpsampleTo(int x, int like, const std::string& name) {
+    return g_.AddNode1("Resize", {x, like},
+                       {{"method", "nearest"}, {"coordinate_mode", "asymmetric"}, {"nearest_mode", "floor"}}, name);
   }
   // Head conv on NHWC already has PyTorch's permute(0, 2, 3, 1) layout; the
   // reshape to [N, H*W*anchors, k] needs no transpose.
@@ -77,9 +75,9 @@ rt::Graph BuildRetinaFaceMobileNet025(const WeightMap& w) {
   const int o1 = b.ConvBn(c8, "fpn.output1", 1, 0, true);
   int o2 = b.ConvBn(c16, "fpn.output2", 1, 0, true);
   const int o3 = b.ConvBn(c32, "fpn.output3", 1, 0, true);
-  o2 = g.AddNode1("Add", {o2, b.Upsample2(o3, "fpn.up3")}, {}, "fpn.add2");
+  o2 = g.AddNode1("Add", {o2, b.UpsampleTo(o3, o2, "fpn.up3")}, {}, "fpn.add2");
   o2 = b.ConvBn(o2, "fpn.merge2", 1, 1, true);
-  int m1 = g.AddNode1("Add", {o1, b.Upsample2(o2, "fpn.up2")}, {}, "fpn.add1");
+  int m1 = g.AddNode1("Add", {o1, b.UpsampleTo(o2, o1, "fpn.up2")}, {}, "fpn.add1");
   m1 = b.ConvBn(m1, "fpn.merge1", 1, 1, true);
 
   const int features[] = {b.Ssh(m1, "ssh1"), b.Ssh(o2, "ssh2"), b.Ssh(o3, "ssh3")};

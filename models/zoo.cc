@@ -87,7 +87,7 @@ std::vector<ModelInfo> Build() {
       "MiniFASNetV2, crop scale 2.7 (DeepFace anti-spoofing)");
   add("minifasnet_v1se", Task::kAntispoof, Spec(80, 80, 3, C::kBGR, 0, 1), Decoder::kNone,
       {"spoof0", "real", "spoof2"}, "MiniFASNetV1SE, crop scale 4.0 (DeepFace anti-spoofing)");
-  add("retinaface_mnet025_torch", Task::kDetect, dynamic(Spec3(0, 0, C::kBGR, kRetinaMean, 1), 32),
+  add("retinaface_mnet025_torch", Task::kDetect, dynamic(Spec3(0, 0, C::kBGR, kRetinaMean, 1), 1),
       Decoder::kRetinaFace, {}, "RetinaFace MobileNet-0.25 (biubug6 PyTorch weights)");
 
   // Human tfjs graphs (normalisation as Human applies it).

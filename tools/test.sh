@@ -15,6 +15,19 @@ if [ "${1:-}" = --sanitize ]; then
   exit 0
 fi
 command -v npm >/dev/null || { echo "test: npm is required for the model setup and the parity tests" >&2; exit 1; }
+# The PyTorch reference of the parity tests (Debian packages).
+parity_debs=(python3-torch python3-numpy python3-joblib python3-lz4 python3-pil)
+missing=()
+for p in "${parity_debs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "test: installing ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
 tools/setup-models.sh
 (cd tests/parity && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 ctest --test-dir build --output-on-failure -j "$(nproc)"

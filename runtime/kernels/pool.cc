@@ -4,7 +4,8 @@
 // GlobalAvgPool, GlobalMaxPool   attrs: keepdims (1): [N,1,1,C], else [N,C]
 // Resize   attrs: method (nearest|bilinear), coordinate_mode (asymmetric|align_corners|half_pixel|
 //          pytorch_half_pixel|tf_half_pixel_for_nn), nearest_mode (floor|round_prefer_floor|
-//          round_prefer_ceil|ceil), and either size [H, W] or scales [sh, sw] (output = floor(in * scale))
+//          round_prefer_ceil|ceil), and either size [H, W] or scales [sh, sw] (output = floor(in * scale)),
+//          or a second input whose H and W the output takes (e.g. the lateral branch of an FPN)
 #include <cmath>
 #include <map>
 
@@ -87,7 +88,8 @@ class GlobalPoolKernel : public Kernel {
 class ResizeKernel : public Kernel {
  public:
   explicit ResizeKernel(const NodeContext& ctx) : node_(ctx.node()) {
-    ctx.RequireInputs(1, 1);
+    ctx.RequireInputs(1, 2);
+    size_like_ = ctx.has_input(1);
     const std::string method = ctx.node().GetString("method", "bilinear");
     if (method == "nearest") p_.method = ops::ResizeMethod::kNearest;
     else if (method == "bilinear") p_.method = ops::ResizeMethod::kBilinear;
@@ -111,20 +113,27 @@ class ResizeKernel : public Kernel {
     p_.nearest = kRound.at(round);
     size_ = ctx.node().GetInts("size");
     scales_ = ctx.node().GetFloats("scales");
-    if (size_.empty() == scales_.empty()) ctx.Fail("give exactly one of 'size' [H, W] or 'scales' [sh, sw]");
+    if ((size_.empty() ? 0 : 1) + (scales_.empty() ? 0 : 1) + (size_like_ ? 1 : 0) != 1)
+      ctx.Fail("give exactly one of 'size' [H, W], 'scales' [sh, sw] or a second input to take the size from");
     if (!size_.empty() && (size_.size() != 2 || size_[0] < 1 || size_[1] < 1 || size_[0] > (1 << 16) || size_[1] > (1 << 16)))
       ctx.Fail("'size' must be [H, W] in 1..65536");
     if (!scales_.empty() && (scales_.size() != 2 || !(scales_[0] > 0) || !(scales_[1] > 0) || scales_[0] > 1024 || scales_[1] > 1024))
       ctx.Fail("'scales' must be two positive factors up to 1024");
   }
-  ops::ResizeParams Params(const Shape& x) const {
+  ops::ResizeParams Params(const std::vector<Shape>& in) const {
+    const Shape& x = in[0];
     if (x.size() != 4) ShapeError(node_, "input must be NHWC, got " + ShapeToString(x));
     ops::ResizeParams p = p_;
     p.batch = ToInt(node_, x[0], "batch");
     p.in_h = ToInt(node_, x[1], "height");
     p.in_w = ToInt(node_, x[2], "width");
     p.channels = ToInt(node_, x[3], "channels");
-    if (!size_.empty()) {
+    if (size_like_) {
+      const Shape& like = in[1];
+      if (like.size() != 4) ShapeError(node_, "the size reference must be NHWC, got " + ShapeToString(like));
+      p.out_h = ToInt(node_, like[1], "height");
+      p.out_w = ToInt(node_, like[2], "width");
+    } else if (!size_.empty()) {
       p.out_h = static_cast<int>(size_[0]);
       p.out_w = static_cast<int>(size_[1]);
     } else {
@@ -138,14 +147,15 @@ class ResizeKernel : public Kernel {
     return p;
   }
   std::vector<Shape> InferShapes(const std::vector<Shape>& in) const override {
-    const auto p = Params(in[0]);
+    const auto p = Params(in);
     return {{p.batch, p.out_h, p.out_w, p.channels}};
   }
-  void Run(const RunContext& rc) const override { ops::Resize(rc.exec, Params(rc.in_shapes[0]), rc.inputs[0], rc.outputs[0]); }
+  void Run(const RunContext& rc) const override { ops::Resize(rc.exec, Params(rc.in_shapes), rc.inputs[0], rc.outputs[0]); }
 
  private:
   NodeDef node_;
   ops::ResizeParams p_;
+  bool size_like_ = false;
   std::vector<int64_t> size_;
   std::vector<float> scales_;
 };

@@ -397,7 +397,8 @@ def make_inputs(image, out_dir):
         "mtcnn_rnet": mtcnn(arr(square.resize((24, 24), Image.BILINEAR))),
         "mtcnn_onet": mtcnn(arr(square.resize((48, 48), Image.BILINEAR))),
         "minifasnet": arr(square.resize((80, 80), Image.BILINEAR))[..., ::-1],  # BGR, 0..255
-        "retinaface": arr(img.resize((384, 288), Image.BILINEAR))[..., ::-1] - np.array([104, 117, 123], np.float32),
+        # Not a multiple of 32: the FPN upsampling must follow the lateral branch sizes.
+        "retinaface": arr(img.resize((373, 301), Image.BILINEAR))[..., ::-1] - np.array([104, 117, 123], np.float32),
     }
     for name, a in inputs.items():
         np.save(f"{out_dir}/{name}.npy", np.ascontiguousarray(a[None], dtype=np.float32))

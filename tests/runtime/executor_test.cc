@@ -286,3 +286,25 @@ TEST(ExecutorTest, BadInputsGiveClearErrors) {
 
 }  // namespace
 }  // namespace facelib::rt
+
+namespace facelib::rt {
+namespace {
+
+TEST(ExecutorTest, ResizeTakesItsSizeFromASecondInput) {
+  Graph g;
+  const int x = g.AddInput("x", {1, -1, -1, 1});
+  const int like = g.AddInput("like", {1, -1, -1, -1});
+  g.MarkOutput(g.AddNode1("Resize", {x, like},
+                          {{"method", "nearest"}, {"coordinate_mode", "asymmetric"}, {"nearest_mode", "floor"}}));
+  auto m = Model::FromGraph(g);
+  const std::vector<float> xv = {1, 2, 3, 4, 5, 6};  // 2x3
+  const std::vector<float> lv(4 * 5 * 7, 0.0f);
+  const auto out = m->Run({{{1, 2, 3, 1}, xv.data()}, {{1, 4, 5, 7}, lv.data()}});
+  ASSERT_EQ(out[0].shape, (Shape{1, 4, 5, 1}));
+  // src = floor(dst * in / out): rows 0,0,1,1; columns 0,0,1,1,2.
+  const std::vector<float> want = {1, 1, 2, 2, 3, 1, 1, 2, 2, 3, 4, 4, 5, 5, 6, 4, 4, 5, 5, 6};
+  EXPECT_EQ(out[0].data, want);
+}
+
+}  // namespace
+}  // namespace facelib::rt
