@@ -109,6 +109,8 @@ void FoldBatchNorm(Graph* g) {
     conv2.inputs[1] = wi;
     conv2.inputs[2] = bidx;
     conv2.outputs[0] = g->nodes[bi].outputs[0];
+    // The BatchNorm's own fused activation (if any) now follows the folded conv.
+    SetActivationAttrs(&conv2, ParseActivation(g->nodes[bi]));
     dead[bi] = 1;
   }
   EraseNodes(g, dead);

@@ -308,3 +308,26 @@ TEST(ExecutorTest, ResizeTakesItsSizeFromASecondInput) {
 
 }  // namespace
 }  // namespace facelib::rt
+
+namespace facelib::rt {
+namespace {
+
+TEST(ExecutorTest, FoldingKeepsTheBatchNormsActivation) {
+  Graph g;
+  const int x = g.AddInput("x", {1, 4, 4, 2});
+  const int w = g.AddConstant("w", {2, 1, 1, 2}, Constant::FromFloats({1, 0, 0, 1}));
+  const int c = g.AddNode1("Conv2D", {x, w});
+  const auto one = [&](const char* n, float v) { return g.AddConstant(n, {2}, Constant::FromFloats({v, v})); };
+  g.MarkOutput(g.AddNode1("BatchNorm", {c, one("g", 2.0f), one("b", -1.0f), one("m", 0.0f), one("v", 1.0f)},
+                          {{"epsilon", 0.0f}, {"activation", "relu6"}}));
+  auto m = Model::FromGraph(g);
+  EXPECT_EQ(m->num_nodes(), 1u);
+  std::vector<float> xv = {-3, 0, 0.25f, 0.5f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
+                           -1, -2, 0.75f, 1.5f, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7};
+  const auto out = m->Run({{{1, 4, 4, 2}, xv.data()}});
+  for (size_t i = 0; i < xv.size(); ++i)
+    EXPECT_FLOAT_EQ(out[0].data[i], std::min(6.0f, std::max(0.0f, 2 * xv[i] - 1))) << i;
+}
+
+}  // namespace
+}  // namespace facelib::rt
