@@ -35,6 +35,7 @@
 
 #include "converters/converter.h"
 #include "converters/json.h"
+#include "converters/tfjs_weights.h"
 #include "runtime/model_file.h"
 
 namespace facelib::convert {
@@ -244,113 +245,16 @@ void TfjsConverter::ReadModelJson() {
 void TfjsConverter::ReadWeights() {
   const JsonValue* wm = doc_.Find("weightsManifest");
   if (!wm) Malformed(file_, "missing \"weightsManifest\"");
-  if (!wm->IsArray()) Malformed(file_, "\"weightsManifest\" is not an array");
-  struct Spec {
-    std::string name, dtype, qdtype;
-    Shape shape;
-    double scale = 0, min = 0;
-  };
-  std::vector<Spec> specs;
-  std::vector<uint8_t> buffer;
-  for (size_t gi = 0; gi < wm->size(); ++gi) {
-    const JsonValue& group = wm->at(gi);
-    const std::string where = "weightsManifest[" + std::to_string(gi) + "]";
-    const JsonValue* paths = group.Find("paths");
-    const JsonValue* weights = group.Find("weights");
-    if (!paths || !paths->IsArray() || !weights || !weights->IsArray())
-      Malformed(file_, where + " needs arrays \"paths\" and \"weights\"");
-    for (size_t pi = 0; pi < paths->size(); ++pi) {
-      if (!paths->at(pi).IsString()) Malformed(file_, where + ".paths[" + std::to_string(pi) + "] is not a string");
-      const std::string& p = paths->at(pi).AsString();
-      // Shards live next to model.json; refuse to wander elsewhere on the file system.
-      if (p.empty() || p[0] == '/' || p.find("..") != std::string::npos)
-        Malformed(file_, where + ": shard path '" + p + "' must be relative to the model folder");
-      const std::string full = dir_ + "/" + p;
-      std::vector<uint8_t> shard;
-      try {
-        shard = ReadFileBytes(full);
-      } catch (const Error& e) {
-        throw Error(e.code(), file_ + ": weight shard " + p + ": " + e.what());
-      }
-      shard_paths_.push_back(full);
-      buffer.insert(buffer.end(), shard.begin(), shard.end());
-    }
-    for (size_t wi = 0; wi < weights->size(); ++wi) {
-      const JsonValue& w = weights->at(wi);
-      const std::string wwhere = where + ".weights[" + std::to_string(wi) + "]";
-      try {
-        Spec s;
-        s.name = w["name"].AsString();
-        s.dtype = w["dtype"].AsString();
-        for (const JsonValue& d : w["shape"].AsArray()) {
-          const int64_t dim = d.AsInt();
-          if (dim < 0 || dim > (int64_t{1} << 31)) Malformed(file_, wwhere + " ('" + s.name + "') has a bad dimension");
-          s.shape.push_back(dim);
-        }
-        if (const JsonValue* q = w.Find("quantization"); q && !q->IsNull()) {
-          s.qdtype = (*q)["dtype"].AsString();
-          if (s.qdtype == "uint8" || s.qdtype == "uint16") {
-            s.scale = (*q)["scale"].AsNumber();
-            s.min = (*q)["min"].AsNumber();
-          } else if (s.qdtype != "float16") {
-            Unsupported(file_, wwhere + " ('" + s.name + "'): quantization dtype '" + s.qdtype + "'");
-          }
-        }
-        if (s.dtype != "float32" && s.dtype != "int32")
-          Unsupported(file_, wwhere + " ('" + s.name + "'): weight dtype '" + s.dtype + "'");
-        specs.push_back(std::move(s));
-      } catch (const Error& e) {
-        if (e.code() != ErrorCode::kInvalidModel || std::string(e.what()).rfind("JSON: ", 0) != 0) throw;
-        Malformed(file_, wwhere + ": " + e.what());
-      }
-    }
-  }
-  // Lay the weights out over the concatenated shards.
-  size_t offset = 0;
-  for (const Spec& s : specs) {
-    const int64_t n = rt::NumElements(s.shape);
-    const size_t elem = s.qdtype == "uint8" ? 1 : (s.qdtype == "uint16" || s.qdtype == "float16") ? 2 : 4;
-    const size_t bytes = static_cast<size_t>(n) * elem;
-    if (offset + bytes > buffer.size())
-      Malformed(file_, "weight '" + s.name + "' " + rt::ShapeToString(s.shape) + " needs bytes " +
-                           std::to_string(offset) + ".." + std::to_string(offset + bytes) + " but the shards hold only " +
-                           std::to_string(buffer.size()) + " bytes");
-    const uint8_t* p = buffer.data() + offset;
+  TfjsWeights read = ReadTfjsWeights(file_, *wm, dir_, "weightsManifest");
+  shard_paths_ = std::move(read.shard_paths);
+  for (TfjsWeight& w : read.weights) {
     HostTensor t;
-    t.shape = s.shape;
-    t.is_int = s.dtype == "int32";
-    t.v.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) {
-      double x;
-      if (s.qdtype == "uint8") {
-        x = p[i] * s.scale + s.min;
-      } else if (s.qdtype == "uint16") {
-        uint16_t q;
-        std::memcpy(&q, p + 2 * i, 2);
-        x = q * s.scale + s.min;
-      } else if (s.qdtype == "float16") {
-        uint16_t h;
-        std::memcpy(&h, p + 2 * i, 2);
-        x = rt::HalfToFloat(h);
-      } else if (t.is_int) {
-        int32_t q;
-        std::memcpy(&q, p + 4 * i, 4);
-        x = q;
-      } else {
-        float f;
-        std::memcpy(&f, p + 4 * i, 4);
-        x = f;
-      }
-      t.v[i] = t.is_int ? std::trunc(x) : RoundF(x);
-    }
-    t.fp16_exact = s.qdtype == "float16" && !t.is_int;
-    offset += bytes;
-    if (!weights_.emplace(s.name, std::make_shared<const HostTensor>(std::move(t))).second)
-      Malformed(file_, "weight '" + s.name + "' is listed twice in the manifest");
+    t.shape = std::move(w.shape);
+    t.is_int = w.is_int();
+    t.v = std::move(w.values);
+    t.fp16_exact = w.quantization == "float16" && !t.is_int;
+    weights_.emplace(w.name, std::make_shared<const HostTensor>(std::move(t)));
   }
-  if (offset != buffer.size())
-    Malformed(file_, "the weight shards hold " + std::to_string(buffer.size()) + " bytes but the manifest describes " +
-                         std::to_string(offset));
 }
 
 void TfjsConverter::ReadNodes() {
