@@ -1,12 +1,16 @@
-// facelib-models [--json] [--dir DIR]: lists the model zoo: name, task, file,
-// input shape and source of each model, and whether it has been set up.
+// facelib-models [--json] [--run] [--dir DIR]: lists the model zoo: name, task,
+// file, input shape and source of each model, and whether it has been set up.
+// --run also loads every present model and times one inference on a synthetic
+// input of its size (dynamic sizes: 320x320).
 #include <sys/stat.h>
 
 #include <cstdio>
+#include <chrono>
 #include <cstring>
 #include <string>
 
 #include "models/zoo.h"
+#include "runtime/model.h"
 #include "runtime/model_file.h"
 
 namespace {
@@ -30,13 +34,14 @@ std::string JsonString(const std::string& s) {
 
 int main(int argc, char** argv) {
   using namespace facelib;
-  bool json = false;
+  bool json = false, run = false;
   std::string dir = "build/models";
   for (int i = 1; i < argc; ++i) {
     if (!std::strcmp(argv[i], "--json")) json = true;
+    else if (!std::strcmp(argv[i], "--run")) run = true;
     else if (!std::strcmp(argv[i], "--dir") && i + 1 < argc) dir = argv[++i];
     else {
-      std::fprintf(stderr, "usage: facelib-models [--json] [--dir DIR]\n");
+      std::fprintf(stderr, "usage: facelib-models [--json] [--run] [--dir DIR]\n");
       return 2;
     }
   }
@@ -72,8 +77,36 @@ int main(int argc, char** argv) {
                   JsonString(path).c_str(), present ? "true" : "false", shape.c_str(), JsonString(source).c_str(),
                   JsonString(sha).c_str(), JsonString(m.description).c_str());
     } else {
-      std::printf("%-26s %-10s %-15s %-8s %s\n", m.name.c_str(), models::TaskName(m.task), shape.c_str(),
-                  present ? "ready" : "missing", source.c_str());
+      std::string timing;
+      if (run && present) {
+        try {
+          rt::ModelOptions mo;
+          mo.num_threads = 1;
+          auto model = rt::Model::Load(path, mo);
+          std::vector<rt::Tensor> in(model->num_inputs());
+          std::vector<rt::TensorView> views;
+          for (size_t i = 0; i < model->num_inputs(); ++i) {
+            rt::Shape s = model->input_shape(i);
+            for (size_t d = 0; d < s.size(); ++d)
+              if (s[d] < 0) s[d] = d == 0 ? 1 : 320;
+            in[i].shape = s;
+            in[i].data.assign(static_cast<size_t>(rt::NumElements(s)), 0.5f);
+            views.push_back({s, in[i].data.data()});
+          }
+          rt::Session session(model);
+          session.Run(views);  // plan and warm up
+          const auto t0 = std::chrono::steady_clock::now();
+          const auto out = session.Run(views);
+          const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+          char buf[96];
+          std::snprintf(buf, sizeof buf, "  %.2f ms, %zu outputs", ms, out.size());
+          timing = buf;
+        } catch (const Error& e) {
+          timing = std::string("  error: ") + e.what();
+        }
+      }
+      std::printf("%-26s %-10s %-15s %-8s %s%s\n", m.name.c_str(), models::TaskName(m.task), shape.c_str(),
+                  present ? "ready" : "missing", source.c_str(), timing.c_str());
     }
     first = false;
   }
