@@ -45,6 +45,7 @@ void PReluKernel(const float* HWY_RESTRICT x, const float* HWY_RESTRICT slope, f
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 #include <algorithm>
 
 #include "ops/activation.h"
@@ -58,11 +59,12 @@ void Activation_(const ExecContext& ctx, const Activation& act, const float* x, 
   constexpr size_t kChunk = 16384;  // per-thread work unit, a multiple of every vector width
   const size_t chunks = (n + kChunk - 1) / kChunk;
   const auto fn = HWY_DYNAMIC_DISPATCH(ActivationKernel);
-#pragma omp parallel for num_threads(ctx.num_threads) if (chunks > 1 && ctx.num_threads > 1)
-  for (size_t c = 0; c < chunks; ++c) {
-    const size_t b = c * kChunk;
-    fn(act, x + b, y + b, std::min(kChunk, n - b));
-  }
+  ParallelFor(ctx.num_threads, chunks, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      const size_t b = c * kChunk;
+      fn(act, x + b, y + b, std::min(kChunk, n - b));
+    }
+  });
 }
 
 void PRelu(const ExecContext& ctx, const float* x, const float* slope, float* y, size_t rows,
@@ -70,12 +72,13 @@ void PRelu(const ExecContext& ctx, const float* x, const float* slope, float* y,
   const size_t rows_per_chunk = std::max<size_t>(1, 16384 / std::max<size_t>(channels, 1));
   const size_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
   const auto fn = HWY_DYNAMIC_DISPATCH(PReluKernel);
-#pragma omp parallel for num_threads(ctx.num_threads) if (chunks > 1 && ctx.num_threads > 1)
-  for (size_t c = 0; c < chunks; ++c) {
-    const size_t r0 = c * rows_per_chunk;
-    const size_t nr = std::min(rows_per_chunk, rows - r0);
-    fn(x + r0 * channels, slope, y + r0 * channels, nr, channels);
-  }
+  ParallelFor(ctx.num_threads, chunks, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      const size_t r0 = c * rows_per_chunk;
+      const size_t nr = std::min(rows_per_chunk, rows - r0);
+      fn(x + r0 * channels, slope, y + r0 * channels, nr, channels);
+    }
+  });
 }
 
 }  // namespace facelib::ops

@@ -5,7 +5,8 @@
 //  * Tensors are dense float32, NHWC for 4-D data, row-major otherwise.
 //  * Each op has a scalar reference `XxxRef(...)` (the definition of truth, plain
 //    C++, single-threaded) and a SIMD entry `Xxx(...)` that dispatches to the best
-//    Highway target at run time and may use OpenMP with `ctx.num_threads`.
+//    Highway target at run time and may split its work over `ctx.num_threads`
+//    threads with ParallelFor (ops/parallel.h).
 //  * Kernels never allocate on the hot path; scratch memory is passed in.
 #pragma once
 
@@ -86,7 +87,7 @@ inline float ApplyActivationScalar(const Activation& a, float x) {
 
 // What a kernel may use while running. Passed by const reference.
 struct ExecContext {
-  int num_threads = 1;  // OpenMP threads for intra-op parallelism (>= 1)
+  int num_threads = 1;  // threads for intra-op parallelism (>= 1), see ops/parallel.h
 };
 
 constexpr size_t kTensorAlignment = 64;

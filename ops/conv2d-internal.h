@@ -85,4 +85,53 @@ struct DepthwiseJob {
   DwClamp clamp;
 };
 
+// Few input channels (RGB stems): the reduction K = kernel_h * kernel_w * in_c
+// is short and each tap contributes only in_c values, so the implicit GEMM
+// spends its time on per-tap pointer loads instead of FMAs. This plan copies
+// the K input values of a tile of output pixels into a small row-major buffer
+// (im2col, one tile at a time, in L1) and runs a tall register tile on it.
+// Work unit: tiles of consecutive output pixels (all panels of one tile).
+struct Im2colJob {
+  const Conv2DParams* p = nullptr;
+  const float* input = nullptr;
+  float* output = nullptr;
+  const float* panels = nullptr;  // GEMM panels of nr columns, K rows each
+  const float* bias = nullptr;    // nr floats per panel
+  size_t nr = 0;
+  size_t num_panels = 0;
+  size_t k_size = 0;
+  size_t m_total = 0;
+  DwClamp clamp;
+};
+
+// Largest K the im2col plan handles (its tile buffer lives on the stack).
+constexpr size_t kIm2colMaxK = 160;
+constexpr size_t kIm2colMaxInC = 8;
+
+// Few output channels (detection heads): with N much narrower than a vector,
+// the outer-product microkernel wastes most lanes. This plan vectorises along
+// the reduction instead (input channels of each tap), keeps P pixels x N
+// outputs of partial-sum vectors in registers and reduces them horizontally
+// once per output. Work unit: one output row.
+struct DotJob {
+  const Conv2DParams* p = nullptr;
+  const float* input = nullptr;
+  const float* zero = nullptr;  // in_c zeros, read for taps in the padding
+  size_t taps = 1;
+  size_t in_c = 0;
+  // Weights [out_c][taps][cin_pad], zero-padded to cin_pad (a multiple of 16).
+  const float* weights = nullptr;
+  size_t cin_pad = 0;
+  // cin_pad == in_c and dilation_w == 1: the taps of one kernel row are one
+  // contiguous run in both the input and the weights.
+  bool row_runs = false;
+  const float* bias = nullptr;  // [out_c], never null
+  float* output = nullptr;
+  size_t out_c = 0;
+  Activation act;
+};
+
+constexpr size_t kDotMaxOutC = 8;
+constexpr size_t kDotMinInC = 16;
+
 }  // namespace facelib::ops::conv_internal

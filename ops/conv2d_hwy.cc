@@ -48,6 +48,533 @@ void ConvGemmTasks(const conv_internal::GemmJob& job, size_t task_begin, size_t 
 }
 
 // ---------------------------------------------------------------------------
+// Im2col plan (few input channels)
+
+// Register tile of the im2col microkernel per panel width in vectors. A is read
+// as a broadcast memory operand of the FMA, so the register file only holds the
+// accumulators and one panel row (AVX-512: 32 registers; AVX2: 16, plus one for
+// the broadcast). One-vector panels get the tallest tile: FMA latency x two FMA
+// pipes needs at least 8 independent accumulators.
+template <size_t NV>
+constexpr size_t Im2colMR() {
+#if HWY_TARGET == HWY_SCALAR
+  return 4;
+#elif HWY_MAX_BYTES >= 64
+  return NV == 1 ? 16 : NV == 2 ? 12 : NV == 3 ? 8 : 6;
+#else
+  return NV == 1 ? 12 : 6;
+#endif
+}
+
+// Interior tiles of stems with in_c * stride_w equal to one of these read the
+// input in place: consecutive output pixels of a row are that many floats
+// apart, and one kernel row of one pixel (kernel_w * in_c floats) is contiguous.
+// (3: RGB stride 1, 6: RGB stride 2.)
+constexpr size_t kDirectStrideA = 3;
+constexpr size_t kDirectStrideB = 6;
+
+// Copies `len` floats; may write up to one vector past dst + len (callers leave
+// room and write the tile row by row in increasing address order, so the spill
+// is always overwritten or ignored). The surplus lanes are loaded too when
+// `src_end` shows that a whole vector is readable.
+template <class D>
+HWY_INLINE void CopyRun(D d, const float* HWY_RESTRICT src, size_t len, float* HWY_RESTRICT dst,
+                        const float* src_end) {
+  const size_t N = hn::Lanes(d);
+  size_t i = 0;
+  for (; i + N <= len; i += N) hn::StoreU(hn::LoadU(d, src + i), d, dst + i);
+  if (i < len) {
+    const auto v = src + i + N <= src_end ? hn::LoadU(d, src + i)
+                                          : hn::MaskedLoad(hn::FirstN(d, len - i), d, src + i);
+    hn::StoreU(v, d, dst + i);
+  }
+}
+
+template <class D>
+HWY_INLINE void ZeroRun(D d, size_t len, float* HWY_RESTRICT dst) {
+  const size_t N = hn::Lanes(d);
+  for (size_t i = 0; i < len; i += N) hn::StoreU(hn::Zero(d), d, dst + i);
+}
+
+// Writes the K = kernel_h * kernel_w * in_c input values of output pixels
+// ox0 .. ox0 + rows - 1 of output row (b, oy) as rows of `lda` floats (k order
+// ky, kx, c as in OHWI weights), zeros for taps in the padding. Used for tiles
+// touching the padding or for strides without an in-place kernel.
+void PackIm2colRows(const Conv2DParams& p, const float* input, size_t b, int oy, int ox0,
+                    size_t rows, size_t lda, float* HWY_RESTRICT dst) {
+  const hn::ScalableTag<float> d;
+  const size_t C = static_cast<size_t>(p.in_c);
+  const size_t run = static_cast<size_t>(p.kernel_w) * C;  // one kernel row of one pixel
+  const float* input_end = input + static_cast<size_t>(p.batch) * p.in_h * p.in_w * C;
+  const int eff_w = (p.kernel_w - 1) * p.dilation_w + 1;
+  for (size_t r = 0; r < rows; ++r) {
+    float* row = dst + r * lda;
+    const int ix0 = (ox0 + static_cast<int>(r)) * p.stride_w - p.pad_left;
+    const bool x_inside = ix0 >= 0 && ix0 + eff_w <= p.in_w;
+    for (int ky = 0; ky < p.kernel_h; ++ky) {
+      float* seg = row + static_cast<size_t>(ky) * run;
+      const int iy = oy * p.stride_h - p.pad_top + ky * p.dilation_h;
+      if (iy < 0 || iy >= p.in_h) {
+        ZeroRun(d, run, seg);
+        continue;
+      }
+      const float* in_row = input + (b * p.in_h + static_cast<size_t>(iy)) * p.in_w * C;
+      if (x_inside && p.dilation_w == 1) {
+        CopyRun(d, in_row + static_cast<size_t>(ix0) * C, run, seg, input_end);  // contiguous
+        continue;
+      }
+      for (int kx = 0; kx < p.kernel_w; ++kx) {
+        const int ix = ix0 + kx * p.dilation_w;
+        if (ix < 0 || ix >= p.in_w) {
+          ZeroRun(d, C, seg + kx * C);
+        } else {
+          CopyRun(d, in_row + static_cast<size_t>(ix) * C, C, seg + kx * C, input_end);
+        }
+      }
+    }
+  }
+}
+
+// One MR x NV tile. A is `nseg` segments of `seg_len` consecutive k; row r of
+// segment s starts at seg[s] + r * kRS. The row stride is a compile-time
+// constant so that every broadcast is an immediate offset from one pointer.
+// Only the first `rows` rows are stored; clamp-type activations are applied in
+// registers, others as a pass over the stored rows.
+template <size_t MR, size_t NV, size_t kRS>
+HWY_NOINLINE void Im2colMicroKernel(const float* const* seg, size_t nseg, size_t seg_len,
+                                    const float* HWY_RESTRICT b, size_t ldb, size_t rows,
+                                    const GemmOut& out, const conv_internal::DwClamp& clamp) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t N = hn::Lanes(d);
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (size_t r = 0; r < MR; ++r) {
+#pragma GCC unroll 4
+    for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::Load(d, out.bias + v * N);
+  }
+  for (size_t s = 0; s < nseg; ++s) {
+    const float* HWY_RESTRICT a = seg[s];
+    for (size_t k = 0; k < seg_len; ++k) {
+      V bv[NV];
+#pragma GCC unroll 4
+      for (size_t v = 0; v < NV; ++v) bv[v] = hn::Load(d, b + v * N);
+#pragma GCC unroll 16
+      for (size_t r = 0; r < MR; ++r) {
+        const V av = hn::Set(d, a[r * kRS]);
+#pragma GCC unroll 4
+        for (size_t v = 0; v < NV; ++v) acc[r][v] = hn::MulAdd(av, bv[v], acc[r][v]);
+      }
+      a += 1;
+      b += ldb;
+    }
+  }
+  const V lo = hn::Set(d, clamp.lo), hi = hn::Set(d, clamp.hi);
+  const size_t full_v = out.ncols / N;
+  const size_t rem = out.ncols - full_v * N;
+#pragma GCC unroll 16
+  for (size_t r = 0; r < MR; ++r) {
+    if (r >= rows) break;
+    float* HWY_RESTRICT cr = out.c + r * out.ldc;
+#pragma GCC unroll 4
+    for (size_t v = 0; v < NV; ++v) {
+      const V x = hn::Min(hn::Max(acc[r][v], lo), hi);
+      if (v < full_v) {
+        hn::StoreU(x, d, cr + v * N);
+      } else if (v == full_v && rem != 0) {
+        hn::BlendedStore(x, hn::FirstN(d, rem), d, cr + v * N);
+      }
+    }
+  }
+  if (clamp.row_pass) {
+    for (size_t r = 0; r < rows; ++r) ApplyActivationRow(*out.act, out.c + r * out.ldc, out.ncols);
+  }
+}
+
+// All output channels of one tile: every panel, in strips of at most NV vectors
+// (a panel packed for a wider target, or a narrow last panel, takes several
+// strips or a narrower kernel at the same tile height).
+template <size_t MR, size_t NV, size_t kRS>
+HWY_INLINE void Im2colTileAllPanels(const conv_internal::Im2colJob& job, const float* const* seg,
+                                    size_t nseg, size_t seg_len, size_t rows, float* out_px) {
+  const size_t N = hn::Lanes(hn::ScalableTag<float>());
+  const size_t out_c = static_cast<size_t>(job.p->out_c);
+  for (size_t pi = 0; pi < job.num_panels; ++pi) {
+    const size_t col0 = pi * job.nr;
+    const size_t ncols = HWY_MIN(job.nr, out_c - col0);
+    const float* panel = job.panels + pi * job.k_size * job.nr;
+    const float* bias = job.bias + pi * job.nr;
+    for (size_t s = 0; s < ncols; s += NV * N) {
+      const size_t cols = HWY_MIN(NV * N, ncols - s);
+      const GemmOut out{out_px + col0 + s, out_c, cols, bias + s, &job.p->act};
+      const size_t vecs = (cols + N - 1) / N;
+      const float* bp = panel + s;
+      if (vecs == NV) {
+        Im2colMicroKernel<MR, NV, kRS>(seg, nseg, seg_len, bp, job.nr, rows, out, job.clamp);
+      } else if (vecs == 1) {
+        Im2colMicroKernel<MR, 1, kRS>(seg, nseg, seg_len, bp, job.nr, rows, out, job.clamp);
+      } else if constexpr (NV > 2) {
+        if (vecs == 2) {
+          Im2colMicroKernel<MR, 2, kRS>(seg, nseg, seg_len, bp, job.nr, rows, out, job.clamp);
+        } else {
+          Im2colMicroKernel<MR, 3, kRS>(seg, nseg, seg_len, bp, job.nr, rows, out, job.clamp);
+        }
+      }
+    }
+  }
+}
+
+// Output rows [row_begin, row_end) (row = batch * out_h + oy), in tiles of MR
+// consecutive pixels of one row. Tiles whose windows are all inside the input
+// read it in place when the pixel stride has a compiled kernel; the others are
+// packed into a row-major tile with row stride kLda >= K.
+template <size_t NV, size_t kLda>
+void Im2colRowsImpl(const conv_internal::Im2colJob& job, size_t row_begin, size_t row_end) {
+  constexpr size_t MR = Im2colMR<NV>();
+  const hn::ScalableTag<float> d;
+  const Conv2DParams& p = *job.p;
+  const size_t C = static_cast<size_t>(p.in_c);
+  const size_t out_c = static_cast<size_t>(p.out_c);
+  const float* input_end = job.input + static_cast<size_t>(p.batch) * p.in_h * p.in_w * C;
+  const int eff_h = (p.kernel_h - 1) * p.dilation_h + 1;
+  const size_t pixel_stride = static_cast<size_t>(p.stride_w) * C;
+  const bool can_direct = p.dilation_w == 1 && p.kernel_h <= 8 &&
+                          (pixel_stride == kDirectStrideA || pixel_stride == kDirectStrideB);
+  const size_t run = static_cast<size_t>(p.kernel_w) * C;
+  // The packed A tile: MR rows of kLda floats plus room for CopyRun's spill.
+  HWY_ALIGN float a[MR * kLda + HWY_MAX_BYTES / sizeof(float)];
+  // Zero-padded copies of up to 8 input rows under one tile (kernel_h <= 8):
+  // (MR - 1) * stride_w + kernel_w pixels of in_c floats, where stride_w * in_c
+  // <= 6 and kernel_w * in_c <= K.
+  constexpr size_t kStageStride = (MR - 1) * 6 + conv_internal::kIm2colMaxK + 16;
+  HWY_ALIGN float stage[8 * kStageStride];
+  const float* seg[8];
+  for (size_t row = row_begin; row < row_end; ++row) {
+    const size_t b = row / p.out_h;
+    const int oy = static_cast<int>(row % p.out_h);
+    const int iy0 = oy * p.stride_h - p.pad_top;
+    const bool y_inside = iy0 >= 0 && iy0 + eff_h <= p.in_h;
+    float* out_row = job.output + row * p.out_w * out_c;
+    for (int ox0 = 0; ox0 < p.out_w; ox0 += static_cast<int>(MR)) {
+      const size_t rows = HWY_MIN(MR, static_cast<size_t>(p.out_w - ox0));
+      const int ix_first = ox0 * p.stride_w - p.pad_left;
+      const int ix_last = (ox0 + static_cast<int>(rows) - 1) * p.stride_w - p.pad_left;
+      float* out_px = out_row + static_cast<size_t>(ox0) * out_c;
+      if (can_direct) {
+        const size_t nseg = static_cast<size_t>(p.kernel_h);
+        bool in_place = y_inside && ix_first >= 0 && ix_last + p.kernel_w <= p.in_w;
+        if (in_place) {
+          for (int ky = 0; ky < p.kernel_h; ++ky) {
+            seg[ky] = job.input +
+                      ((b * p.in_h + static_cast<size_t>(iy0 + ky * p.dilation_h)) * p.in_w +
+                       static_cast<size_t>(ix_first)) * C;
+          }
+          // The kernel reads all MR rows (those past `rows` are not stored): they
+          // must still be inside the input buffer.
+          in_place = seg[nseg - 1] + (MR - 1) * pixel_stride + run <= input_end;
+        }
+        if (!in_place) {
+          // Tiles touching the padding (or the end of the input) read a zero-padded
+          // copy of the input rows under the tile, laid out like the input.
+          const int span_px = static_cast<int>(MR - 1) * p.stride_w + p.kernel_w;
+          const size_t span = static_cast<size_t>(span_px) * C;
+          for (int ky = 0; ky < p.kernel_h; ++ky) {
+            float* dst = stage + static_cast<size_t>(ky) * kStageStride;
+            seg[ky] = dst;
+            const int iy = iy0 + ky * p.dilation_h;
+            if (iy < 0 || iy >= p.in_h) {
+              ZeroRun(d, span, dst);
+              continue;
+            }
+            const int x0 = HWY_MAX(0, -ix_first);                      // first pixel inside
+            const int x1 = HWY_MAX(x0, HWY_MIN(span_px, p.in_w - ix_first));  // end inside
+            const float* src = job.input + ((b * p.in_h + static_cast<size_t>(iy)) * p.in_w +
+                                            static_cast<size_t>(ix_first + x0)) * C;
+            ZeroRun(d, static_cast<size_t>(x0) * C, dst);
+            CopyRun(d, src, static_cast<size_t>(x1 - x0) * C, dst + static_cast<size_t>(x0) * C,
+                    input_end);
+            if (x1 < span_px) {
+              ZeroRun(d, static_cast<size_t>(span_px - x1) * C, dst + static_cast<size_t>(x1) * C);
+            }
+          }
+        }
+        if (pixel_stride == kDirectStrideA) {
+          Im2colTileAllPanels<MR, NV, kDirectStrideA>(job, seg, nseg, run, rows, out_px);
+        } else {
+          Im2colTileAllPanels<MR, NV, kDirectStrideB>(job, seg, nseg, run, rows, out_px);
+        }
+        continue;
+      }
+      PackIm2colRows(p, job.input, b, oy, ox0, rows, kLda, a);
+      // Rows past the end of the output row are computed but not stored; keep them finite.
+      if (rows < MR) ZeroRun(d, (MR - rows) * kLda, a + rows * kLda);
+      seg[0] = a;
+      Im2colTileAllPanels<MR, NV, kLda>(job, seg, 1, job.k_size, rows, out_px);
+    }
+  }
+}
+
+template <size_t kLda>
+void Im2colRowsLda(const conv_internal::Im2colJob& job, size_t row_begin, size_t row_end) {
+  const size_t N = hn::Lanes(hn::ScalableTag<float>());
+  const size_t nv = HWY_MIN((job.nr + N - 1) / N, kGemmNV);
+  switch (nv) {
+    case 1:
+      return Im2colRowsImpl<1, kLda>(job, row_begin, row_end);
+    case 2:
+      if constexpr (kGemmNV >= 2) return Im2colRowsImpl<2, kLda>(job, row_begin, row_end);
+      break;
+    case 3:
+      if constexpr (kGemmNV >= 3) return Im2colRowsImpl<3, kLda>(job, row_begin, row_end);
+      break;
+    default:
+      if constexpr (kGemmNV >= 4) return Im2colRowsImpl<4, kLda>(job, row_begin, row_end);
+      break;
+  }
+  HWY_ABORT("Conv2D im2col: unsupported panel width %zu", job.nr);
+}
+
+void ConvIm2colRows(const conv_internal::Im2colJob& job, size_t row_begin, size_t row_end) {
+  // Row stride of the packed tile: the smallest supported size >= K.
+  if (job.k_size <= 32) return Im2colRowsLda<32>(job, row_begin, row_end);
+  if (job.k_size <= 80) return Im2colRowsLda<80>(job, row_begin, row_end);
+  static_assert(conv_internal::kIm2colMaxK == 160, "update the tile strides");
+  return Im2colRowsLda<160>(job, row_begin, row_end);
+}
+
+// ---------------------------------------------------------------------------
+// Dot-product plan (few output channels)
+
+// Partial-sum registers: P pixels x NO outputs accumulators plus P input vectors
+// and one weight vector must fit the register file.
+template <size_t NO>
+constexpr size_t DotPixels() {
+#if HWY_TARGET == HWY_SCALAR
+  constexpr size_t kAcc = 8;
+#elif HWY_MAX_BYTES >= 64
+  constexpr size_t kAcc = 24;
+#else
+  constexpr size_t kAcc = 10;
+#endif
+  return kAcc / NO < 1 ? 1 : (kAcc / NO > 8 ? 8 : kAcc / NO);
+}
+
+// Horizontal sums of `count` <= N vectors: lane j of the result is the sum of
+// the lanes of v[j] (0 for j >= count). A pairwise tree of even/odd
+// de-interleaves, about 3 operations per vector instead of a full reduction each.
+template <class D>
+HWY_INLINE hn::Vec<D> ReduceToLanes(D d, const hn::Vec<D>* v, size_t count) {
+#if HWY_TARGET == HWY_SCALAR
+  (void)d;
+  (void)count;
+  return v[0];
+#elif HWY_HAVE_SCALABLE
+  // Lane count unknown at compile time: one reduction per vector.
+  const size_t N = hn::Lanes(d);
+  HWY_ALIGN float sums[HWY_MAX_BYTES / sizeof(float)] = {};
+  for (size_t j = 0; j < count && j < N; ++j) sums[j] = hn::GetLane(hn::SumOfLanes(d, v[j]));
+  return hn::Load(d, sums);
+#else
+  // Full vectors of a fixed-width target: the tree below is fully unrolled and
+  // stays in registers.
+  constexpr size_t kN = HWY_MAX_BYTES / sizeof(float);
+  hn::Vec<D> t[kN];
+#pragma GCC unroll 16
+  for (size_t j = 0; j < kN; ++j) t[j] = j < count ? v[j] : hn::Zero(d);
+  // Each level halves the vector count: pair (lo, hi) becomes adjacent-lane sums
+  // of lo in the lower half and of hi in the upper half, keeping element order.
+#pragma GCC unroll 4
+  for (size_t n = kN; n > 1; n /= 2) {
+#pragma GCC unroll 8
+    for (size_t j = 0; j < n / 2; ++j) {
+      t[j] = hn::Add(hn::ConcatEven(d, t[2 * j + 1], t[2 * j]),
+                     hn::ConcatOdd(d, t[2 * j + 1], t[2 * j]));
+    }
+  }
+  return t[0];
+#endif
+}
+
+// Output pixels ox0 .. ox0 + rows - 1 (rows <= P) of output row (b, oy) x all NO
+// output channels. kBorder: some taps fall in the padding and read the zero row
+// instead; otherwise tap (ky, kx) of pixel i is at a fixed offset from the
+// pixel's window origin, so no per-tap pointers are stored anywhere.
+template <size_t P, size_t NO, bool kBorder>
+HWY_INLINE void DotTile(const conv_internal::DotJob& job, const float* HWY_RESTRICT bias_pattern,
+                        size_t b, int oy, int ox0, size_t rows, float* HWY_RESTRICT out) {
+  const hn::ScalableTag<float> d;
+  using V = hn::Vec<decltype(d)>;
+  const size_t N = hn::Lanes(d);
+  const Conv2DParams& p = *job.p;
+  const size_t in_c = job.in_c;
+  const size_t wstride = job.taps * job.cin_pad;  // floats between output channels
+  const float* img = job.input + b * p.in_h * p.in_w * in_c;
+  const int iy0 = oy * p.stride_h - p.pad_top;
+  const float* origin[P];
+  int ix0[P];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < P; ++i) {
+    // Pixels past `rows` repeat the first one (always valid), their results are dropped.
+    ix0[i] = (ox0 + static_cast<int>(i < rows ? i : 0)) * p.stride_w - p.pad_left;
+    origin[i] = img + (static_cast<ptrdiff_t>(iy0) * p.in_w + ix0[i]) * static_cast<ptrdiff_t>(in_c);
+  }
+  V acc[P][NO];
+#pragma GCC unroll 8
+  for (size_t i = 0; i < P; ++i) {
+#pragma GCC unroll 8
+    for (size_t n = 0; n < NO; ++n) acc[i][n] = hn::Zero(d);
+  }
+  const size_t full = in_c - in_c % N;
+  const float* HWY_RESTRICT w = job.weights;
+  for (int ky = 0; ky < p.kernel_h; ++ky) {
+    const int iy = iy0 + ky * p.dilation_h;
+    if (kBorder && (iy < 0 || iy >= p.in_h)) {
+      w += static_cast<size_t>(p.kernel_w) * job.cin_pad;  // whole kernel row in the padding
+      continue;
+    }
+    const ptrdiff_t row_off = static_cast<ptrdiff_t>(ky) * p.dilation_h * p.in_w * in_c;
+    if (!kBorder && job.row_runs) {
+      // The kernel_w taps of this kernel row are one contiguous run of whole
+      // vectors, in the input and in the (unpadded) weights alike.
+      const size_t len = static_cast<size_t>(p.kernel_w) * in_c;
+      const float* HWY_RESTRICT a[P];
+#pragma GCC unroll 8
+      for (size_t i = 0; i < P; ++i) a[i] = origin[i] + row_off;
+      for (size_t c = 0; c < len; c += N) {
+        // Weights first, then one input vector at a time used by all NO outputs:
+        // P + NO loads per P * NO FMAs.
+        V bv[NO];
+#pragma GCC unroll 8
+        for (size_t n = 0; n < NO; ++n) bv[n] = hn::Load(d, w + n * wstride + c);
+#pragma GCC unroll 8
+        for (size_t i = 0; i < P; ++i) {
+          const V av = hn::LoadU(d, a[i] + c);
+#pragma GCC unroll 8
+          for (size_t n = 0; n < NO; ++n) acc[i][n] = hn::MulAdd(av, bv[n], acc[i][n]);
+        }
+      }
+      w += len;
+      continue;
+    }
+    for (int kx = 0; kx < p.kernel_w; ++kx, w += job.cin_pad) {
+      const ptrdiff_t off = row_off + static_cast<ptrdiff_t>(kx) * p.dilation_w * in_c;
+      const float* HWY_RESTRICT a[P];
+#pragma GCC unroll 8
+      for (size_t i = 0; i < P; ++i) {
+        if constexpr (kBorder) {
+          const int ix = ix0[i] + kx * p.dilation_w;
+          a[i] = (ix >= 0 && ix < p.in_w) ? origin[i] + off : job.zero;
+        } else {
+          a[i] = origin[i] + off;
+        }
+      }
+      for (size_t c = 0; c < full; c += N) {
+        V av[P];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < P; ++i) av[i] = hn::LoadU(d, a[i] + c);
+#pragma GCC unroll 8
+        for (size_t n = 0; n < NO; ++n) {
+          const V bv = hn::Load(d, w + n * wstride + c);
+#pragma GCC unroll 8
+          for (size_t i = 0; i < P; ++i) acc[i][n] = hn::MulAdd(av[i], bv, acc[i][n]);
+        }
+      }
+      if (full < in_c) {
+        // Masked: lanes past in_c belong to the next pixel (or past the buffer).
+        const auto mask = hn::FirstN(d, in_c - full);
+        V av[P];
+#pragma GCC unroll 8
+        for (size_t i = 0; i < P; ++i) av[i] = hn::MaskedLoad(mask, d, a[i] + full);
+#pragma GCC unroll 8
+        for (size_t n = 0; n < NO; ++n) {
+          const V bv = hn::Load(d, w + n * wstride + full);
+#pragma GCC unroll 8
+          for (size_t i = 0; i < P; ++i) acc[i][n] = hn::MulAdd(av[i], bv, acc[i][n]);
+        }
+      }
+    }
+  }
+  // acc[i][n] holds the partial sums of output element i * NO + n, the order of
+  // the output row: reduce them N at a time into one vector of N totals each.
+  const size_t valid = rows * NO;
+  constexpr size_t kFlat = P * NO;
+  const V* flat = &acc[0][0];
+  for (size_t g = 0; g < kFlat; g += N) {
+    const V sums = hn::Add(ReduceToLanes(d, flat + g, HWY_MIN(N, kFlat - g)),
+                           hn::Load(d, bias_pattern + g));
+    if (g + N <= valid) {
+      hn::StoreU(sums, d, out + g);
+    } else if (g < valid) {
+      hn::BlendedStore(sums, hn::FirstN(d, valid - g), d, out + g);
+    }
+  }
+  if (job.act.type != ActType::kNone) ApplyActivationRow(job.act, out, valid);
+}
+
+// Output rows [row_begin, row_end) (row = batch * out_h + oy) in tiles of P pixels.
+template <size_t NO>
+void DotRowsN(const conv_internal::DotJob& job, size_t row_begin, size_t row_end) {
+  constexpr size_t P = DotPixels<NO>();
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  // Bias of output element i * NO + n is bias[n], for whole vectors of elements.
+  constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
+  HWY_ALIGN float bias_pattern[(P * NO + kMaxLanes - 1) / kMaxLanes * kMaxLanes];
+  for (size_t j = 0; j < (P * NO + N - 1) / N * N; ++j) bias_pattern[j] = job.bias[j % NO];
+  const Conv2DParams& p = *job.p;
+  const int eff_h = (p.kernel_h - 1) * p.dilation_h + 1;
+  const int eff_w = (p.kernel_w - 1) * p.dilation_w + 1;
+  int x_lo = (p.pad_left + p.stride_w - 1) / p.stride_w;
+  int x_hi = p.in_w + p.pad_left - eff_w < 0 ? 0 : (p.in_w + p.pad_left - eff_w) / p.stride_w + 1;
+  x_hi = HWY_MIN(x_hi, p.out_w);
+  x_lo = HWY_MIN(x_lo, x_hi);
+  for (size_t row = row_begin; row < row_end; ++row) {
+    const size_t b = row / p.out_h;
+    const int oy = static_cast<int>(row % p.out_h);
+    const int iy0 = oy * p.stride_h - p.pad_top;
+    const bool y_inside = iy0 >= 0 && iy0 + eff_h <= p.in_h;
+    float* out_row = job.output + row * p.out_w * NO;
+    if (!y_inside) {
+      for (int ox0 = 0; ox0 < p.out_w; ox0 += static_cast<int>(P)) {
+        const size_t rows = HWY_MIN(P, static_cast<size_t>(p.out_w - ox0));
+        DotTile<P, NO, true>(job, bias_pattern, b, oy, ox0, rows,
+                             out_row + static_cast<size_t>(ox0) * NO);
+      }
+      continue;
+    }
+    // Columns [x_lo, x_hi) have their whole window inside; the few border
+    // pixels on either side run one at a time so that full tiles stay on the
+    // fast path.
+    for (int ox = 0; ox < x_lo; ++ox) {
+      DotTile<1, NO, true>(job, bias_pattern, b, oy, ox, 1, out_row + static_cast<size_t>(ox) * NO);
+    }
+    for (int ox0 = x_lo; ox0 < x_hi; ox0 += static_cast<int>(P)) {
+      const size_t rows = HWY_MIN(P, static_cast<size_t>(x_hi - ox0));
+      DotTile<P, NO, false>(job, bias_pattern, b, oy, ox0, rows,
+                            out_row + static_cast<size_t>(ox0) * NO);
+    }
+    for (int ox = x_hi; ox < p.out_w; ++ox) {
+      DotTile<1, NO, true>(job, bias_pattern, b, oy, ox, 1, out_row + static_cast<size_t>(ox) * NO);
+    }
+  }
+}
+
+void ConvDotRows(const conv_internal::DotJob& job, size_t row_begin, size_t row_end) {
+  static_assert(conv_internal::kDotMaxOutC == 8, "extend the switch below");
+  switch (job.out_c) {
+    case 1: return DotRowsN<1>(job, row_begin, row_end);
+    case 2: return DotRowsN<2>(job, row_begin, row_end);
+    case 3: return DotRowsN<3>(job, row_begin, row_end);
+    case 4: return DotRowsN<4>(job, row_begin, row_end);
+    case 5: return DotRowsN<5>(job, row_begin, row_end);
+    case 6: return DotRowsN<6>(job, row_begin, row_end);
+    case 7: return DotRowsN<7>(job, row_begin, row_end);
+    case 8: return DotRowsN<8>(job, row_begin, row_end);
+  }
+  HWY_ABORT("Conv2D dot: unsupported output width %zu", job.out_c);
+}
+
+// ---------------------------------------------------------------------------
 // Depthwise
 
 // Loads the input values feeding output channels [oc, oc + N) of one pixel:
@@ -273,17 +800,22 @@ HWY_AFTER_NAMESPACE();
 #include <vector>
 
 #include "ops/gemm.h"
+#include "ops/parallel.h"
 
 namespace facelib::ops {
 HWY_EXPORT(ConvGemmTasks);
+HWY_EXPORT(ConvIm2colRows);
+HWY_EXPORT(ConvDotRows);
 HWY_EXPORT(DepthwiseRows);
 
 namespace {
 
 using conv_internal::DepthwiseJob;
+using conv_internal::DotJob;
 using conv_internal::GemmJob;
+using conv_internal::Im2colJob;
 
-enum class ConvPlan { kGemm, kDepthwise };
+enum class ConvPlan { kGemm, kIm2col, kDot, kDepthwise };
 
 // 1x1 stride-1 unpadded convolutions read A straight from the input rows; all
 // other GEMM convolutions go through an indirection buffer.
@@ -316,7 +848,26 @@ class PackedConv2DImpl final : public PackedConv2D {
       }
       return;
     }
-    plan_ = ConvPlan::kGemm;
+    if (p.groups == 1 && p.out_c <= static_cast<int>(conv_internal::kDotMaxOutC) &&
+        p.in_c >= static_cast<int>(conv_internal::kDotMinInC)) {
+      plan_ = ConvPlan::kDot;
+      // [oc][tap][cp]: each tap's channels start on an aligned vector.
+      const size_t in_c = static_cast<size_t>(p.in_c), out_c = static_cast<size_t>(p.out_c);
+      cp_ = AlignUp(in_c, 16);
+      weights_ = gemm::AllocFloats(out_c * taps * cp_);
+      bias_ = gemm::AllocFloats(out_c);
+      for (size_t oc = 0; oc < out_c; ++oc) {
+        bias_[oc] = bias != nullptr ? bias[oc] : 0.0f;
+        for (size_t t = 0; t < taps; ++t) {
+          for (size_t c = 0; c < cp_; ++c) {
+            weights_[(oc * taps + t) * cp_ + c] =
+                c < in_c ? weights[(oc * taps + t) * in_c + c] : 0.0f;
+          }
+        }
+      }
+      return;
+    }
+    plan_ = UseIm2col(p) ? ConvPlan::kIm2col : ConvPlan::kGemm;
     const gemm::TileGeometry geom = gemm::CurrentTileGeometry();
     mr_ = static_cast<size_t>(geom.mr);
     const size_t groups = static_cast<size_t>(p.groups);
@@ -339,6 +890,7 @@ class PackedConv2DImpl final : public PackedConv2D {
   }
 
   size_t ScratchBytes(const Conv2DParams& p) const override {
+    if (plan_ == ConvPlan::kDot) return AlignUp(static_cast<size_t>(p.in_c) * sizeof(float));
     if (plan_ != ConvPlan::kGemm || IsDirectGemm(p)) return 0;
     return IndirectionBytes(p) + AlignUp(static_cast<size_t>(p.in_c) * sizeof(float));
   }
@@ -354,12 +906,64 @@ class PackedConv2DImpl final : public PackedConv2D {
     const int threads = std::max(1, ctx.num_threads);
     if (plan_ == ConvPlan::kDepthwise) {
       RunDepthwise(threads, p, input, output);
+    } else if (plan_ == ConvPlan::kIm2col) {
+      RunIm2col(threads, p, input, output);
+    } else if (plan_ == ConvPlan::kDot) {
+      RunDot(threads, p, input, output, scratch);
     } else {
       RunGemm(threads, p, input, output, scratch);
     }
   }
 
  private:
+  // Dense convs with few input channels and a short reduction (image stems).
+  // 1x1 stride-1 convs stay on the direct GEMM, which needs no copy at all.
+  static bool UseIm2col(const Conv2DParams& p) {
+    const size_t k = static_cast<size_t>(p.kernel_h) * p.kernel_w * p.in_c;
+    return p.groups == 1 && p.in_c <= static_cast<int>(conv_internal::kIm2colMaxInC) &&
+           k <= conv_internal::kIm2colMaxK && !IsDirectGemm(p);
+  }
+
+  void RunIm2col(int threads, const Conv2DParams& p, const float* input, float* output) const {
+    Im2colJob job;
+    job.p = &p;
+    job.input = input;
+    job.output = output;
+    job.panels = weights_.get();
+    job.bias = bias_.get();
+    job.nr = nr_;
+    job.num_panels = panels_per_group_;
+    job.k_size = static_cast<size_t>(p.kernel_h) * p.kernel_w * p.in_c;
+    job.m_total = static_cast<size_t>(p.batch) * p.out_h * p.out_w;
+    job.clamp = conv_internal::DwClamp::For(p.act);
+    const size_t rows = static_cast<size_t>(p.batch) * p.out_h;
+    ParallelFor(threads, rows, [&](size_t begin, size_t end) {
+      HWY_DYNAMIC_DISPATCH(ConvIm2colRows)(job, begin, end);
+    });
+  }
+
+  void RunDot(int threads, const Conv2DParams& p, const float* input, float* output,
+              void* scratch) const {
+    DotJob job;
+    job.p = &p;
+    job.input = input;
+    job.zero = static_cast<const float*>(scratch);
+    job.taps = static_cast<size_t>(p.kernel_h) * p.kernel_w;
+    job.in_c = static_cast<size_t>(p.in_c);
+    job.weights = weights_.get();
+    job.cin_pad = cp_;
+    job.row_runs = cp_ == job.in_c && p.dilation_w == 1;
+    job.bias = bias_.get();
+    job.output = output;
+    job.out_c = static_cast<size_t>(p.out_c);
+    job.act = p.act;
+    std::memset(scratch, 0, static_cast<size_t>(p.in_c) * sizeof(float));
+    const size_t rows = static_cast<size_t>(p.batch) * p.out_h;
+    ParallelFor(threads, rows, [&](size_t begin, size_t end) {
+      HWY_DYNAMIC_DISPATCH(ConvDotRows)(job, begin, end);
+    });
+  }
+
   static size_t IndirectionBytes(const Conv2DParams& p) {
     const size_t m_total = static_cast<size_t>(p.batch) * p.out_h * p.out_w;
     return AlignUp(m_total * p.kernel_h * p.kernel_w * sizeof(const float*));
@@ -379,9 +983,7 @@ class PackedConv2DImpl final : public PackedConv2D {
     const size_t rows = static_cast<size_t>(p.batch) * p.out_h;
     const auto fn = HWY_DYNAMIC_DISPATCH(DepthwiseRows);
     // One output row per iteration; static schedule keeps each thread's rows adjacent.
-    const long n = static_cast<long>(rows);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && rows > 1)
-    for (long r = 0; r < n; ++r) fn(job, static_cast<size_t>(r), static_cast<size_t>(r) + 1);
+    ParallelFor(threads, rows, [&](size_t r0, size_t r1) { fn(job, r0, r1); });
   }
 
   void RunGemm(int threads, const Conv2DParams& p, const float* input, float* output,
@@ -415,19 +1017,13 @@ class PackedConv2DImpl final : public PackedConv2D {
       job.taps = taps;
     }
     const auto fn = HWY_DYNAMIC_DISPATCH(ConvGemmTasks);
-    const long num_tasks = static_cast<long>(job.NumTasks(groups));
-    const long m_total = static_cast<long>(job.m_total);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      if (ind != nullptr) {
-#pragma omp for schedule(static)
-        for (long m = 0; m < m_total; ++m) FillIndirection(p, input, static_cast<size_t>(m), ind);
-        // (implicit barrier: every row's pointers exist before any tile reads them)
-      }
-#pragma omp for schedule(static)
-      for (long t = 0; t < num_tasks; ++t)
-        fn(job, static_cast<size_t>(t), static_cast<size_t>(t) + 1);
+    if (ind != nullptr) {
+      // Every row's pointers must exist before any tile reads them: two passes.
+      ParallelFor(threads, job.m_total, [&](size_t m0, size_t m1) {
+        for (size_t m = m0; m < m1; ++m) FillIndirection(p, input, m, ind);
+      });
     }
+    ParallelFor(threads, job.NumTasks(groups), [&](size_t t0, size_t t1) { fn(job, t0, t1); });
   }
 
   // Pointers to the input pixel under every tap of output pixel m, or to the

@@ -142,6 +142,7 @@ void MatMulRows(size_t k_size, size_t n_size, const float* HWY_RESTRICT a,
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 #include <algorithm>
 
 #include "ops/dense.h"
@@ -179,23 +180,22 @@ class PackedDenseImpl final : public PackedDense {
     if (rows == 1) {
       const auto fn = HWY_DYNAMIC_DISPATCH(DenseGemvPanels);
       const long panels = static_cast<long>(num_panels_);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && panels > 1)
-      for (long q = 0; q < panels; ++q) {
-        fn(x, k_, n_, panels_.get(), nr_, bias_.get(), p.act, y, static_cast<size_t>(q),
-           static_cast<size_t>(q) + 1);
-      }
+      ParallelFor(threads, static_cast<size_t>(panels), [&](size_t q0, size_t q1) {
+        fn(x, k_, n_, panels_.get(), nr_, bias_.get(), p.act, y, q0, q1);
+      });
       return;
     }
     const auto fn = HWY_DYNAMIC_DISPATCH(DenseGemmBlock);
     const size_t m_blocks = (rows + m_block_ - 1) / m_block_;
     const long tasks = static_cast<long>(num_panels_ * m_blocks);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tasks > 1)
-    for (long t = 0; t < tasks; ++t) {
-      const size_t panel = static_cast<size_t>(t) / m_blocks;
-      const size_t m0 = (static_cast<size_t>(t) % m_blocks) * m_block_;
-      fn(x, k_, n_, panels_.get(), nr_, bias_.get(), p.act, y, panel, m0,
-         std::min(rows, m0 + m_block_));
-    }
+    ParallelFor(threads, static_cast<size_t>(tasks), [&](size_t t0, size_t t1) {
+      for (size_t t = t0; t < t1; ++t) {
+        const size_t panel = t / m_blocks;
+        const size_t m0 = (t % m_blocks) * m_block_;
+        fn(x, k_, n_, panels_.get(), nr_, bias_.get(), p.act, y, panel, m0,
+           std::min(rows, m0 + m_block_));
+      }
+    });
   }
 
  private:
@@ -223,13 +223,14 @@ void MatMul(const ExecContext& ctx, int batch, int m, int k, int n, const float*
   const long tasks = static_cast<long>(static_cast<size_t>(batch) * tasks_per_item);
   const int threads = std::max(1, ctx.num_threads);
   const auto fn = HWY_DYNAMIC_DISPATCH(MatMulRows);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && tasks > 1)
-  for (long t = 0; t < tasks; ++t) {
-    const size_t bi = static_cast<size_t>(t) / tasks_per_item;
-    const size_t r0 = (static_cast<size_t>(t) % tasks_per_item) * rows_per_task;
-    fn(ks, ns, a + bi * ms * ks, b + bi * ks * ns, c + bi * ms * ns, r0,
-       std::min(ms, r0 + rows_per_task));
-  }
+  ParallelFor(threads, static_cast<size_t>(tasks), [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const size_t bi = t / tasks_per_item;
+      const size_t r0 = (t % tasks_per_item) * rows_per_task;
+      fn(ks, ns, a + bi * ms * ks, b + bi * ks * ns, c + bi * ms * ns, r0,
+         std::min(ms, r0 + rows_per_task));
+    }
+  });
 }
 
 }  // namespace facelib::ops

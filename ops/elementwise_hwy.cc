@@ -208,6 +208,36 @@ void ChannelAffineKernel(const float* x, const float* HWY_RESTRICT scale,
                          const Activation& act) {
   const hn::ScalableTag<float> d;
   const size_t N = hn::Lanes(d);
+  constexpr size_t kMaxLanes = HWY_MAX_BYTES / sizeof(float);
+  if (channels < N && channels <= kMaxLanes) {
+    // Fewer channels than lanes (e.g. RGB): one masked row per pixel would waste
+    // most of every vector. Treat the rows as one flat array instead: `channels`
+    // vectors hold exactly N whole pixels, so the per-lane scale and shift
+    // repeat with that period.
+    HWY_ALIGN float ps[kMaxLanes * kMaxLanes], pt[kMaxLanes * kMaxLanes];
+    const size_t period = channels * N;
+    for (size_t j = 0; j < period; ++j) {
+      ps[j] = scale[j % channels];
+      pt[j] = shift[j % channels];
+    }
+    const size_t total = rows * channels;
+    size_t i = 0;
+    for (; i + period <= total; i += period) {
+      for (size_t v = 0; v < channels; ++v) {
+        const auto xv = hn::LoadU(d, x + i + v * N);
+        const auto r = hn::MulAdd(xv, hn::Load(d, ps + v * N), hn::Load(d, pt + v * N));
+        hn::StoreU(ApplyActivation(d, act, r), d, y + i + v * N);
+      }
+    }
+    for (size_t v = 0; i + v * N < total; ++v) {
+      const size_t start = i + v * N;
+      const auto m = hn::FirstN(d, HWY_MIN(N, total - start));
+      const auto r = hn::MulAdd(hn::MaskedLoad(m, d, x + start), hn::Load(d, ps + v * N),
+                                hn::Load(d, pt + v * N));
+      hn::BlendedStore(ApplyActivation(d, act, r), m, d, y + start);
+    }
+    return;
+  }
   for (size_t r = 0; r < rows; ++r) {
     const float* xr = x + r * channels;
     float* yr = y + r * channels;
@@ -229,6 +259,7 @@ void ChannelAffineKernel(const float* x, const float* HWY_RESTRICT scale,
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 #include <cstdio>
 #include <cstdlib>
 
@@ -303,11 +334,9 @@ void Binary(const ExecContext& ctx, const BinaryParams& p, const float* a, const
   }
   const size_t chunks = (total + kChunk - 1) / kChunk;
   const auto fn = HWY_DYNAMIC_DISPATCH(BinaryKernel);
-#pragma omp parallel for num_threads(ctx.num_threads) if (chunks > 1 && ctx.num_threads > 1)
-  for (size_t c = 0; c < chunks; ++c) {
-    const size_t begin = c * kChunk;
-    fn(p.op, p.act, a, b, out, plan, begin, std::min(total, begin + kChunk));
-  }
+  ParallelFor(ctx.num_threads, chunks, [&](size_t c0, size_t c1) {
+    fn(p.op, p.act, a, b, out, plan, c0 * kChunk, std::min(total, c1 * kChunk));
+  });
 }
 
 void ChannelAffine(const ExecContext& ctx, const float* x, const float* scale, const float* shift,
@@ -316,12 +345,13 @@ void ChannelAffine(const ExecContext& ctx, const float* x, const float* scale, c
   const size_t rows_per_chunk = std::max<size_t>(1, kChunk / channels);
   const size_t chunks = (rows + rows_per_chunk - 1) / rows_per_chunk;
   const auto fn = HWY_DYNAMIC_DISPATCH(ChannelAffineKernel);
-#pragma omp parallel for num_threads(ctx.num_threads) if (chunks > 1 && ctx.num_threads > 1)
-  for (size_t c = 0; c < chunks; ++c) {
-    const size_t r0 = c * rows_per_chunk;
-    const size_t nr = std::min(rows_per_chunk, rows - r0);
-    fn(x + r0 * channels, scale, shift, y + r0 * channels, nr, channels, act);
-  }
+  ParallelFor(ctx.num_threads, chunks, [&](size_t c0, size_t c1) {
+    for (size_t c = c0; c < c1; ++c) {
+      const size_t r0 = c * rows_per_chunk;
+      const size_t nr = std::min(rows_per_chunk, rows - r0);
+      fn(x + r0 * channels, scale, shift, y + r0 * channels, nr, channels, act);
+    }
+  });
 }
 
 }  // namespace facelib::ops

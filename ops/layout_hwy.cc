@@ -105,6 +105,7 @@ void Transpose2D(const float* HWY_RESTRICT src, size_t src_ld, float* HWY_RESTRI
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 namespace facelib::ops {
 HWY_EXPORT(CopyRun);
 HWY_EXPORT(CopyRunReversed);
@@ -163,11 +164,12 @@ void ParallelRows(const ExecContext& ctx, int64_t rows, int64_t row_elems, const
   if (rows <= 0) return;
   const int64_t per_task = std::max<int64_t>(1, kTaskElems / std::max<int64_t>(row_elems, 1));
   const int64_t tasks = (rows + per_task - 1) / per_task;
-#pragma omp parallel for num_threads(ctx.num_threads) if (tasks > 1 && ctx.num_threads > 1)
-  for (int64_t t = 0; t < tasks; ++t) {
-    const int64_t r0 = t * per_task;
-    body(r0, std::min(rows, r0 + per_task));
-  }
+  ParallelFor(ctx.num_threads, static_cast<size_t>(tasks), [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const int64_t r0 = static_cast<int64_t>(t) * per_task;
+      body(r0, std::min(rows, r0 + per_task));
+    }
+  });
 }
 
 // Copies n floats; short runs skip the dispatch.

@@ -45,6 +45,7 @@ void LocallyConnectedPositions(const LocallyConnectedParams& p, const float* inp
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 #include <algorithm>
 
 #include "ops/gemm.h"
@@ -90,12 +91,10 @@ class PackedLocallyConnectedImpl final : public PackedLocallyConnected {
     const size_t chunk = std::max<size_t>(1, (size_t{1} << 16) / std::max<size_t>(1, per_pos));
     const long chunks = static_cast<long>((positions + chunk - 1) / chunk);
     const auto fn = HWY_DYNAMIC_DISPATCH(LocallyConnectedPositions);
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && chunks > 1)
-    for (long c = 0; c < chunks; ++c) {
-      const size_t begin = static_cast<size_t>(c) * chunk;
-      fn(p, input, panels_.get(), bias_.get(), nr_, output, begin,
-         std::min(positions, begin + chunk));
-    }
+    ParallelFor(threads, static_cast<size_t>(chunks), [&](size_t c0, size_t c1) {
+      fn(p, input, panels_.get(), bias_.get(), nr_, output, c0 * chunk,
+         std::min(positions, c1 * chunk));
+    });
   }
 
  private:

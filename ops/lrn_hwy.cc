@@ -84,6 +84,7 @@ void LrnKernel(const LrnParams& p, const float* x, float* y, size_t r0, size_t r
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 namespace facelib::ops {
 HWY_EXPORT(LrnKernel);
 
@@ -93,11 +94,9 @@ void Lrn(const ExecContext& ctx, const LrnParams& p, const float* x, float* y) {
   const size_t rows_per_chunk = std::max<size_t>(1, kChunk / p.channels);
   const size_t chunks = (p.rows + rows_per_chunk - 1) / rows_per_chunk;
   const auto fn = HWY_DYNAMIC_DISPATCH(LrnKernel);
-#pragma omp parallel for num_threads(ctx.num_threads) if (chunks > 1 && ctx.num_threads > 1)
-  for (size_t c = 0; c < chunks; ++c) {
-    const size_t r0 = c * rows_per_chunk;
-    fn(p, x, y, r0, std::min(p.rows, r0 + rows_per_chunk));
-  }
+  ParallelFor(ctx.num_threads, chunks, [&](size_t c0, size_t c1) {
+    fn(p, x, y, c0 * rows_per_chunk, std::min(p.rows, c1 * rows_per_chunk));
+  });
 }
 
 }  // namespace facelib::ops

@@ -165,6 +165,7 @@ void GlobalPoolChunk(PoolType type, size_t hw, size_t channels, const float* HWY
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 #include <algorithm>
 
 namespace facelib::ops {
@@ -179,11 +180,9 @@ void Pool(const ExecContext& ctx, const PoolParams& p, const float* x, float* y)
   const size_t rows_per_task = std::max<size_t>(1, (size_t{1} << 15) / std::max<size_t>(row_work, 1));
   const size_t tasks = (rows + rows_per_task - 1) / rows_per_task;
   const auto fn = HWY_DYNAMIC_DISPATCH(PoolRows);
-#pragma omp parallel for num_threads(ctx.num_threads) if (tasks > 1 && ctx.num_threads > 1)
-  for (size_t t = 0; t < tasks; ++t) {
-    const size_t r0 = t * rows_per_task;
-    fn(p, x, y, r0, std::min(rows, r0 + rows_per_task));
-  }
+  ParallelFor(ctx.num_threads, tasks, [&](size_t t0, size_t t1) {
+    fn(p, x, y, t0 * rows_per_task, std::min(rows, t1 * rows_per_task));
+  });
 }
 
 void GlobalPool(const ExecContext& ctx, PoolType type, int batch, int hw, int channels, const float* x,
@@ -197,12 +196,13 @@ void GlobalPool(const ExecContext& ctx, PoolType type, int batch, int hw, int ch
   const size_t tasks = static_cast<size_t>(batch) * chunks_per_image;
   const bool parallel = ctx.num_threads > 1 && tasks > 1 && static_cast<size_t>(hw) * C * batch >= (1u << 15);
   const auto fn = HWY_DYNAMIC_DISPATCH(GlobalPoolChunk);
-#pragma omp parallel for num_threads(ctx.num_threads) if (parallel)
-  for (size_t t = 0; t < tasks; ++t) {
-    const size_t n = t / chunks_per_image;
-    const size_t c0 = (t % chunks_per_image) * kChunk;
-    fn(type, static_cast<size_t>(hw), C, x + n * hw * C, y + n * C, c0, std::min(C, c0 + kChunk));
-  }
+  ParallelFor(parallel ? ctx.num_threads : 1, tasks, [&](size_t t0, size_t t1) {
+    for (size_t t = t0; t < t1; ++t) {
+      const size_t n = t / chunks_per_image;
+      const size_t c0 = (t % chunks_per_image) * kChunk;
+      fn(type, static_cast<size_t>(hw), C, x + n * hw * C, y + n * C, c0, std::min(C, c0 + kChunk));
+    }
+  });
 }
 
 }  // namespace facelib::ops

@@ -235,6 +235,7 @@ void ReduceKernel(ReduceOp op, const ReducePlan& plan, const float* x, float* y,
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 #include <cstdio>
 #include <cstdlib>
 
@@ -321,11 +322,12 @@ void Reduce(const ExecContext& ctx, const ReduceParams& p, const float* x, float
     const size_t outs = in_total / plan.count;
     const size_t per_unit = std::max<size_t>(1, kChunk / plan.count);
     const size_t units = (outs + per_unit - 1) / per_unit;
-#pragma omp parallel for num_threads(threads) if (big && units > 1)
-    for (size_t u = 0; u < units; ++u) {
-      const size_t o0 = u * per_unit;
-      fn(p.op, plan, x, y, o0, std::min(outs, o0 + per_unit), 0);
-    }
+    ParallelFor(big ? threads : 1, units, [&](size_t u0, size_t u1) {
+      for (size_t u = u0; u < u1; ++u) {
+        const size_t o0 = u * per_unit;
+        fn(p.op, plan, x, y, o0, std::min(outs, o0 + per_unit), 0);
+      }
+    });
     return;
   }
   // Kept-inner layout: parallel over output rows; with fewer rows than threads
@@ -336,8 +338,9 @@ void Reduce(const ExecContext& ctx, const ReduceParams& p, const float* x, float
     col_block = AlignUp((plan.inner + threads - 1) / threads, 16);
   }
   const size_t units = rows * ((plan.inner + col_block - 1) / col_block);
-#pragma omp parallel for num_threads(threads) if (big && units > 1)
-  for (size_t u = 0; u < units; ++u) fn(p.op, plan, x, y, u, u + 1, col_block);
+  ParallelFor(big ? threads : 1, units, [&](size_t u0, size_t u1) {
+    for (size_t u = u0; u < u1; ++u) fn(p.op, plan, x, y, u, u + 1, col_block);
+  });
 }
 
 }  // namespace facelib::ops

@@ -82,6 +82,7 @@ void ResizeRows(const ResizeParams& p, const float* HWY_RESTRICT x, float* HWY_R
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 namespace facelib::ops {
 HWY_EXPORT(ResizeRows);
 
@@ -93,11 +94,9 @@ void Resize(const ExecContext& ctx, const ResizeParams& p, const float* x, float
   const size_t rows_per_task = std::max<size_t>(1, 16384 / row_elems);
   const size_t tasks = (rows + rows_per_task - 1) / rows_per_task;
   const auto fn = HWY_DYNAMIC_DISPATCH(ResizeRows);
-#pragma omp parallel for num_threads(ctx.num_threads) if (tasks > 1 && ctx.num_threads > 1)
-  for (size_t t = 0; t < tasks; ++t) {
-    const size_t r0 = t * rows_per_task;
-    fn(p, x, y, r0, std::min(rows, r0 + rows_per_task));
-  }
+  ParallelFor(ctx.num_threads, tasks, [&](size_t t0, size_t t1) {
+    fn(p, x, y, t0 * rows_per_task, std::min(rows, t1 * rows_per_task));
+  });
 }
 
 }  // namespace facelib::ops

@@ -166,6 +166,7 @@ void AxisKernel(const AxisParams& p, const float* x, float* y, size_t o0, size_t
 HWY_AFTER_NAMESPACE();
 
 #if HWY_ONCE
+#include "ops/parallel.h"
 namespace facelib::ops {
 HWY_EXPORT(AxisKernel);
 
@@ -181,11 +182,9 @@ void RunAxisOp(const ExecContext& ctx, const AxisParams& p, const float* x, floa
   if (p.inner == 1) {
     const size_t rows_per_chunk = std::max<size_t>(1, kChunk / p.axis);
     const size_t chunks = (p.outer + rows_per_chunk - 1) / rows_per_chunk;
-#pragma omp parallel for num_threads(ctx.num_threads) if (chunks > 1 && ctx.num_threads > 1)
-    for (size_t c = 0; c < chunks; ++c) {
-      const size_t o0 = c * rows_per_chunk;
-      fn(p, x, y, o0, std::min(p.outer, o0 + rows_per_chunk), 0, 1, l2, epsilon);
-    }
+    ParallelFor(ctx.num_threads, chunks, [&](size_t c0, size_t c1) {
+      fn(p, x, y, c0 * rows_per_chunk, std::min(p.outer, c1 * rows_per_chunk), 0, 1, l2, epsilon);
+    });
     return;
   }
   // Unit = one outer index x a block of inner positions (a multiple of every
@@ -194,12 +193,13 @@ void RunAxisOp(const ExecContext& ctx, const AxisParams& p, const float* x, floa
   const size_t blocks = (p.inner + kBlock - 1) / kBlock;
   const size_t units = p.outer * blocks;
   const bool parallel = units > 1 && total > kChunk && ctx.num_threads > 1;
-#pragma omp parallel for num_threads(ctx.num_threads) if (parallel)
-  for (size_t u = 0; u < units; ++u) {
-    const size_t o = u / blocks;
-    const size_t i0 = (u % blocks) * kBlock;
-    fn(p, x, y, o, o + 1, i0, std::min(p.inner, i0 + kBlock), l2, epsilon);
-  }
+  ParallelFor(parallel ? ctx.num_threads : 1, units, [&](size_t u0, size_t u1) {
+    for (size_t u = u0; u < u1; ++u) {
+      const size_t o = u / blocks;
+      const size_t i0 = (u % blocks) * kBlock;
+      fn(p, x, y, o, o + 1, i0, std::min(p.inner, i0 + kBlock), l2, epsilon);
+    }
+  });
 }
 
 }  // namespace

@@ -1,12 +1,11 @@
 #include "runtime/model.h"
 
-#include <omp.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include "runtime/model_file.h"
 
@@ -190,7 +189,7 @@ std::shared_ptr<const Model> Model::FromGraph(Graph graph, const ModelOptions& o
   }
   std::shared_ptr<Model> m(new Model());
   m->graph_ = std::move(graph);
-  m->default_threads_ = opts.num_threads > 0 ? opts.num_threads : std::max(1, omp_get_num_procs());
+  m->default_threads_ = opts.num_threads > 0 ? opts.num_threads : std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
   m->Compile();
   return m;
 }

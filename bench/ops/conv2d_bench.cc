@@ -2,6 +2,7 @@
 // BM_PeakFMA). Weights are packed once outside the timed loop, as at model load.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "hwy/aligned_allocator.h"
@@ -23,7 +24,12 @@ void RunConvBenchmark(benchmark::State& state, const Conv2DParams& p) {
   const size_t w_size =
       static_cast<size_t>(p.out_c) * p.kernel_h * p.kernel_w * (p.in_c / p.groups);
   const size_t out_size = static_cast<size_t>(p.batch) * p.out_h * p.out_w * p.out_c;
-  const auto input = Filled(in_size, 1.0f);
+  // 64-byte aligned like the runtime's arena tensors.
+  auto input = hwy::AllocateAligned<float>(in_size);
+  {
+    const auto values = Filled(in_size, 1.0f);
+    std::copy(values.begin(), values.end(), input.get());
+  }
   const auto weights = Filled(w_size, 0.1f);
   const auto bias = Filled(p.out_c, 0.1f);
   auto packed = facelib::ops::PackConv2D(p, weights.data(), bias.data());
@@ -35,7 +41,7 @@ void RunConvBenchmark(benchmark::State& state, const Conv2DParams& p) {
       2.0 * static_cast<double>(out_size) * p.kernel_h * p.kernel_w * (p.in_c / p.groups);
   double flops = 0;
   for (auto _ : state) {
-    packed->Run(ctx, p, input.data(), output.get(), scratch.get());
+    packed->Run(ctx, p, input.get(), output.get(), scratch.get());
     benchmark::DoNotOptimize(output.get());
     benchmark::ClobberMemory();
     flops += flops_per_run;
@@ -79,6 +85,67 @@ void BM_DepthwiseConv3x3(benchmark::State& state) {
   const int c = static_cast<int>(state.range(1));
   RunConvBenchmark(state, SameConv(static_cast<int>(state.range(0)), c, c, 3, c));
 }
-BENCHMARK(BM_DepthwiseConv3x3)->Args({112, 32})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_DepthwiseConv3x3)->Args({112, 32})->Args({160, 64})->Unit(benchmark::kMillisecond);
+
+// Convolution with explicit geometry: square input hw x hw x in_c, k x k kernel,
+// stride s, TF SAME padding (pad 1 for 3x3 stride 2) or VALID.
+Conv2DParams GeneralConv(int hw, int in_c, int out_c, int k, int stride, bool same) {
+  Conv2DParams p;
+  p.in_h = p.in_w = hw;
+  p.in_c = in_c;
+  p.out_c = out_c;
+  p.kernel_h = p.kernel_w = k;
+  p.stride_h = p.stride_w = stride;
+  const auto mode = same ? facelib::ops::PaddingMode::kSame : facelib::ops::PaddingMode::kValid;
+  facelib::ops::ResolvePadding(mode, hw, k, stride, 1, &p.pad_top, &p.pad_bottom);
+  facelib::ops::ResolvePadding(mode, hw, k, stride, 1, &p.pad_left, &p.pad_right);
+  p.out_h = p.out_w = facelib::ops::ConvOutputSize(hw, k, stride, 1, p.pad_top, p.pad_bottom);
+  p.act = facelib::ops::Activation::Relu();
+  return p;
+}
+
+// First layer of a detector: few input channels (RGB), stride 2.
+// Args: spatial size, in channels, out channels.
+void BM_ConvFirst3x3s2(benchmark::State& state) {
+  RunConvBenchmark(state, GeneralConv(static_cast<int>(state.range(0)),
+                                      static_cast<int>(state.range(1)),
+                                      static_cast<int>(state.range(2)), 3, 2, true));
+}
+BENCHMARK(BM_ConvFirst3x3s2)
+    ->Args({640, 3, 16})
+    ->Args({640, 3, 8})
+    ->Args({160, 3, 16})
+    ->Args({112, 3, 64})
+    ->Unit(benchmark::kMillisecond);
+void BM_ConvFirst5x5s2(benchmark::State& state) {
+  RunConvBenchmark(state, GeneralConv(static_cast<int>(state.range(0)),
+                                      static_cast<int>(state.range(1)),
+                                      static_cast<int>(state.range(2)), 5, 2, true));
+}
+BENCHMARK(BM_ConvFirst5x5s2)->Args({256, 3, 24})->Unit(benchmark::kMillisecond);
+
+// Detection heads: 3x3 SAME convs with few output channels.
+void BM_ConvNarrow3x3(benchmark::State& state) {
+  RunConvBenchmark(state, GeneralConv(static_cast<int>(state.range(0)),
+                                      static_cast<int>(state.range(1)),
+                                      static_cast<int>(state.range(2)), 3, 1, true));
+}
+BENCHMARK(BM_ConvNarrow3x3)
+    ->Args({80, 64, 2})
+    ->Args({80, 64, 8})
+    ->Args({80, 64, 20})
+    ->Unit(benchmark::kMillisecond);
+
+// Large VALID 3x3 convs with odd output widths (tfjs gear).
+void BM_ConvValid3x3(benchmark::State& state) {
+  RunConvBenchmark(state, GeneralConv(static_cast<int>(state.range(0)),
+                                      static_cast<int>(state.range(1)),
+                                      static_cast<int>(state.range(2)), 3, 1, false));
+}
+BENCHMARK(BM_ConvValid3x3)
+    ->Args({196, 32, 64})
+    ->Args({97, 64, 96})
+    ->Args({47, 96, 128})
+    ->Unit(benchmark::kMillisecond);
 
 }  // namespace

@@ -42,6 +42,21 @@ void BM_AddSameShapeRelu(benchmark::State& state) {
 void BM_AddPerChannel(benchmark::State& state) {
   RunBinary(state, {facelib::ops::BinaryOp::kAdd, {1, 56, 56, 64}, {64}, {}, {}});
 }
+// Stand-alone BatchNorm after ReLU as tfjs exports it: Mul then Add by per-channel constants.
+void BM_MulPerChannelLarge(benchmark::State& state) {
+  RunBinary(state, {facelib::ops::BinaryOp::kMul, {1, 194, 194, 64}, {64}, {}, {}});
+}
+// Per-channel affine with 3 channels (input normalisation of RGB images).
+void BM_ChannelAffine3(benchmark::State& state) {
+  const size_t rows = 640 * 640, channels = 3;
+  std::vector<float> x(rows * channels, 0.5f), y(x.size()), scale(channels, 2.0f), shift(channels, 1.0f);
+  const ExecContext ctx{static_cast<int>(state.range(0))};
+  for (auto _ : state) {
+    facelib::ops::ChannelAffine(ctx, x.data(), scale.data(), shift.data(), y.data(), rows, channels, {});
+    benchmark::DoNotOptimize(y.data());
+  }
+  SetBandwidth(state, 8.0 * x.size());
+}
 // Squeeze-excite gating, [1,28,28,128] * [1,1,1,128].
 void BM_MulSqueezeExcite(benchmark::State& state) {
   RunBinary(state, {facelib::ops::BinaryOp::kMul, {1, 28, 28, 128}, {1, 1, 1, 128}, {}, {}});
@@ -88,6 +103,8 @@ void BM_SoftmaxLogits(benchmark::State& state) {
 BENCHMARK(BM_AddSameShapeRelu)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_AddPerChannel)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_MulSqueezeExcite)->Arg(1)->Arg(2)->UseRealTime();
+BENCHMARK(BM_MulPerChannelLarge)->Arg(1);
+BENCHMARK(BM_ChannelAffine3)->Arg(1);
 BENCHMARK(BM_ReduceMeanGlobalPool)->Args({1, 7, 512})->Args({1, 56, 64})->Args({2, 56, 64})->UseRealTime();
 BENCHMARK(BM_L2NormalizeEmbeddings)->Arg(1)->Arg(2)->UseRealTime();
 BENCHMARK(BM_SoftmaxLogits)->Arg(1)->Arg(2)->UseRealTime();

@@ -176,16 +176,186 @@ TEST(Conv2DTest, NetworkShapesMatchReference) {
   });
 }
 
+// Few input channels (image stems) take the im2col plan when K = kh * kw * in_c
+// is small, the implicit GEMM otherwise: every in_c <= 8 with kernels 1-7
+// (including K just above the im2col limit), strides 1-3, dilations, all
+// padding modes, odd widths, output widths of 1-5 vectors with tails, row tails
+// of the tall tiles, batch 2 and both thread counts.
+TEST(Conv2DTest, SmallInputChannelsMatchReference) {
+  const auto acts = AllActivations();
+  ForEachTarget([&](const char*) {
+    std::mt19937 rng(99);
+    auto pick = [&](std::initializer_list<int> v) {
+      return *(v.begin() + std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng));
+    };
+    int done = 0;
+    for (int iter = 0; done < 80 && iter < 1000; ++iter) {
+      Conv2DParams p;
+      p.batch = pick({1, 1, 2});
+      p.in_h = pick({1, 4, 7, 13, 20});
+      p.in_w = pick({1, 5, 9, 16, 23, 33});
+      p.in_c = 1 + done % 8;
+      p.out_c = pick({1, 3, 8, 16, 17, 24, 32, 40, 64, 70});
+      p.kernel_h = p.kernel_w = pick({1, 2, 3, 3, 5, 7});
+      if (done % 7 == 6) p.kernel_w = pick({1, 3, 4});  // non-square
+      p.stride_h = pick({1, 2, 2, 3});
+      p.stride_w = pick({1, 2, 2, 3});
+      p.dilation_h = pick({1, 1, 1, 2});
+      p.dilation_w = pick({1, 1, 1, 2});
+      p.act = acts[done % acts.size()];
+      const int mode = pick({0, 1, 2});
+      bool ok;
+      if (mode == 0) {
+        std::uniform_int_distribution<int> pad(0, 3);
+        ok = Finish(&p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
+      } else {
+        ok = Finish(&p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
+      }
+      if (!ok) continue;
+      CheckConv(p, 1 + done % 2, 500 + done, done % 5 != 4);
+      ++done;
+    }
+    EXPECT_EQ(done, 80);
+  });
+}
+
+// Detector stems at realistic sizes: 3x3 stride 2 pad 1 (ONNX) and SAME 5x5
+// stride 2 (tfjs), odd sizes so that the last tile is partial.
+TEST(Conv2DTest, StemShapesMatchReference) {
+  struct Shape {
+    int h, w, in_c, out_c, k, stride;
+  };
+  const Shape shapes[] = {{64, 64, 3, 16, 3, 2}, {41, 37, 3, 8, 3, 2},  {32, 32, 3, 24, 5, 2},
+                          {30, 31, 3, 32, 3, 1}, {23, 29, 3, 64, 7, 2}, {20, 20, 4, 16, 3, 1},
+                          {19, 17, 1, 16, 3, 2}, {16, 16, 8, 40, 3, 1}};
+  ForEachTarget([&](const char*) {
+    uint32_t seed = 70;
+    for (const Shape& s : shapes) {
+      for (int threads : {1, 2}) {
+        Conv2DParams p;
+        p.in_h = s.h;
+        p.in_w = s.w;
+        p.in_c = s.in_c;
+        p.out_c = s.out_c;
+        p.kernel_h = p.kernel_w = s.k;
+        p.stride_h = p.stride_w = s.stride;
+        p.act = threads == 1 ? Activation::Relu() : Activation::Leaky(0.1f);
+        ASSERT_TRUE(Finish(&p, PaddingMode::kExplicit, s.k / 2, s.k / 2, s.k / 2, s.k / 2));
+        CheckConv(p, threads, seed++);
+      }
+    }
+  });
+}
+
+// Stems whose pixel stride (stride_w * in_c) is 3 or 6 read interior tiles in
+// place and border tiles from a zero-padded copy: every such (in_c, stride)
+// pair, kernels 1-7 (non-square too), every padding 0-3 on each side, widths
+// giving full and partial tiles, tiles at the very end of the input.
+TEST(Conv2DTest, InPlaceStemTilesMatchReference) {
+  ForEachTarget([&](const char*) {
+    uint32_t seed = 1000;
+    const int pairs[][2] = {{3, 1}, {3, 2}, {1, 3}, {2, 3}, {6, 1}, {1, 6}};
+    for (const auto& pair : pairs) {
+      for (int k : {1, 3, 5, 7}) {
+        for (int w : {5, 17, 40}) {
+          Conv2DParams p;
+          p.batch = 1 + static_cast<int>(seed % 2);
+          p.in_h = 3 + static_cast<int>(seed % 7);
+          p.in_w = w;
+          p.in_c = pair[0];
+          p.stride_w = pair[1];
+          p.stride_h = 1 + static_cast<int>(seed % 3);
+          p.out_c = (seed % 3 == 0) ? 16 : (seed % 3 == 1) ? 24 : 8;
+          p.kernel_h = k;
+          p.kernel_w = k == 7 ? 3 : k;
+          p.act = Activation::Relu6();
+          const int pad_l = static_cast<int>(seed % 4), pad_r = static_cast<int>((seed / 4) % 4);
+          const int pad_t = static_cast<int>((seed / 2) % 4), pad_b = static_cast<int>((seed / 3) % 4);
+          if (Finish(&p, PaddingMode::kExplicit, pad_t, pad_l, pad_b, pad_r)) {
+            CheckConv(p, 1 + static_cast<int>(seed % 2), seed);
+          }
+          ++seed;
+        }
+      }
+    }
+  });
+}
+
+// Few output channels (detection heads) take the dot-product plan: every
+// out_c <= 8 plus 9 (just past it), in_c multiples of the vector length and
+// not (masked channel tails), 1x1 direct and strided/padded 3x3, odd widths,
+// pixel tails of the P-pixel tiles, batch 2, both thread counts.
+TEST(Conv2DTest, NarrowOutputsMatchReference) {
+  const auto acts = AllActivations();
+  ForEachTarget([&](const char*) {
+    std::mt19937 rng(4321);
+    auto pick = [&](std::initializer_list<int> v) {
+      return *(v.begin() + std::uniform_int_distribution<size_t>(0, v.size() - 1)(rng));
+    };
+    int done = 0;
+    for (int iter = 0; done < 72 && iter < 1000; ++iter) {
+      Conv2DParams p;
+      p.batch = pick({1, 1, 2});
+      p.in_h = pick({1, 3, 8, 11});
+      p.in_w = pick({1, 5, 7, 10, 13});
+      p.in_c = pick({16, 17, 24, 32, 40, 64, 70});
+      p.out_c = 1 + done % 9;
+      p.kernel_h = p.kernel_w = pick({1, 1, 2, 3, 3, 5});
+      p.stride_h = p.stride_w = pick({1, 1, 2, 3});
+      p.dilation_h = p.dilation_w = pick({1, 1, 2});
+      p.act = acts[done % acts.size()];
+      const int mode = pick({0, 1, 2});
+      bool ok;
+      if (mode == 0) {
+        std::uniform_int_distribution<int> pad(0, 2);
+        ok = Finish(&p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
+      } else {
+        ok = Finish(&p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
+      }
+      if (!ok) continue;
+      CheckConv(p, 1 + done % 2, 900 + done, done % 5 != 4);
+      ++done;
+    }
+    EXPECT_EQ(done, 72);
+  });
+}
+
+// Detection-head shapes: 3x3 SAME 64 -> 2 / 8 / 20 and 1x1 64 -> 2 / 4.
+TEST(Conv2DTest, HeadShapesMatchReference) {
+  struct Shape {
+    int hw, in_c, out_c, k;
+  };
+  const Shape shapes[] = {{20, 64, 2, 3}, {20, 64, 8, 3}, {20, 64, 20, 3},
+                          {19, 64, 2, 1}, {21, 48, 4, 1}, {10, 72, 6, 3}};
+  ForEachTarget([&](const char*) {
+    uint32_t seed = 170;
+    for (const Shape& s : shapes) {
+      for (int threads : {1, 2}) {
+        Conv2DParams p;
+        p.batch = threads;
+        p.in_h = p.in_w = s.hw;
+        p.in_c = s.in_c;
+        p.out_c = s.out_c;
+        p.kernel_h = p.kernel_w = s.k;
+        p.act = threads == 1 ? Activation::None() : Activation{ActType::kSigmoid, 0, 0, 0};
+        ASSERT_TRUE(Finish(&p, PaddingMode::kSame));
+        CheckConv(p, threads, seed++);
+      }
+    }
+  });
+}
+
 // Every activation on each execution plan (direct 1x1, implicit GEMM, depthwise).
 TEST(Conv2DTest, AllActivationsOnEveryPlan) {
   ForEachTarget([&](const char*) {
     for (const Activation& act : AllActivations()) {
-      for (int plan = 0; plan < 3; ++plan) {
+      // 0: direct 1x1, 1: im2col (in_c 7), 2: depthwise, 3: implicit GEMM, 4: dot (out_c 3).
+      for (int plan = 0; plan < 5; ++plan) {
         Conv2DParams p;
         p.in_h = 6;
         p.in_w = 9;
-        p.in_c = plan == 2 ? 19 : 7;
-        p.out_c = plan == 2 ? 19 : 21;
+        p.in_c = plan == 2 ? 19 : plan >= 3 ? 20 : 7;
+        p.out_c = plan == 2 ? 19 : plan == 4 ? 3 : 21;
         p.kernel_h = p.kernel_w = plan == 0 ? 1 : 3;
         p.groups = plan == 2 ? p.in_c : 1;
         p.act = act;
@@ -199,17 +369,20 @@ TEST(Conv2DTest, AllActivationsOnEveryPlan) {
 // Results must not depend on the thread count (each output is reduced in a
 // fixed order by exactly one thread).
 TEST(Conv2DTest, DeterministicAcrossThreadCounts) {
-  for (int groups : {1, 24}) {
+  // GEMM, depthwise, im2col (3 input channels), dot (2 outputs).
+  const int cases[][3] = {{24, 72, 1}, {24, 48, 24}, {3, 16, 1}, {24, 2, 1}};
+  for (const auto& c : cases) {
+    const int groups = c[2];
     Conv2DParams p;
     p.batch = 2;
     p.in_h = p.in_w = 13;
-    p.in_c = 24;
-    p.out_c = groups == 1 ? 72 : 48;
+    p.in_c = c[0];
+    p.out_c = c[1];
     p.kernel_h = p.kernel_w = 3;
     p.groups = groups;
     ASSERT_TRUE(Finish(&p, PaddingMode::kSame));
-    const auto input = RandomVector(static_cast<size_t>(p.batch) * 13 * 13 * 24, 5);
-    const auto weights = RandomVector(static_cast<size_t>(p.out_c) * 9 * (24 / groups), 6);
+    const auto input = RandomVector(static_cast<size_t>(p.batch) * 13 * 13 * p.in_c, 5);
+    const auto weights = RandomVector(static_cast<size_t>(p.out_c) * 9 * (p.in_c / groups), 6);
     const auto one = RunSimd(p, input, weights, nullptr, 1);
     const auto two = RunSimd(p, input, weights, nullptr, 2);
     EXPECT_EQ(0, std::memcmp(one.data(), two.data(), one.size() * sizeof(float)));
