@@ -153,6 +153,54 @@ int ExifOrientationFromApp1(const uint8_t* p, size_t n) {
   return 1;
 }
 
+// The stb_image snapshot shipped by the distribution trusts the code counts
+// of a JPEG Huffman table (DHT): counts summing past 256 overrun its fixed
+// tables. Every DHT segment in the stream, including those between scans of
+// a progressive JPEG, must therefore be well formed before stb sees it.
+// Returns an empty string if all tables are sound, else what is wrong.
+std::string CheckJpegHuffmanTables(const uint8_t* d, size_t n) {
+  size_t pos = 2;
+  while (pos + 1 < n) {
+    // Segments are skipped by their length so payload bytes (e.g. EXIF) are
+    // never mistaken for markers; entropy-coded data is scanned bytewise.
+    if (d[pos] != 0xFF) {
+      ++pos;
+      continue;
+    }
+    const uint8_t m = d[pos + 1];
+    if (m == 0xFF) {  // fill byte
+      ++pos;
+      continue;
+    }
+    if (m == 0x00 || m == 0x01 || m == 0xD8 || (m >= 0xD0 && m <= 0xD7)) {  // stuffing, TEM, SOI, RSTn
+      pos += 2;
+      continue;
+    }
+    if (m == 0xD9) break;  // EOI
+    if (n - pos < 4) break;
+    const size_t len = Be16(d + pos + 2);
+    if (len < 2) break;  // stb rejects this itself
+    if (m == 0xC4) {
+      if (len > n - pos - 2) return "Huffman table segment at offset " + std::to_string(pos) + " is truncated";
+      const uint8_t* t = d + pos + 4;
+      const size_t tlen = len - 2;
+      size_t off = 0;
+      while (off < tlen) {
+        const std::string where = "Huffman table at offset " + std::to_string(pos + 4 + off);
+        if (tlen - off < 17) return where + " has a truncated header";
+        if ((t[off] >> 4) > 1 || (t[off] & 15) > 3) return where + " has an invalid class/index byte";
+        size_t codes = 0;
+        for (int i = 1; i <= 16; ++i) codes += t[off + i];
+        if (codes > 256) return where + " declares " + std::to_string(codes) + " codes (at most 256)";
+        if (codes > tlen - off - 17) return where + " is larger than its segment";
+        off += 17 + codes;
+      }
+    }
+    pos += 2 + len;
+  }
+  return {};
+}
+
 struct HeaderDims {
   bool known = false;
   uint64_t width = 0;
@@ -388,6 +436,13 @@ Image DecodeImage(const uint8_t* data, size_t size, const DecodeOptions& options
                 "encoded image of " + std::to_string(size) + " bytes exceeds the decoder limit of 2 GiB");
   }
   const int len = static_cast<int>(size);
+  if (IsJpeg(data, size)) {
+    const std::string defect = CheckJpegHuffmanTables(data, size);
+    if (!defect.empty()) {
+      throw Error(ErrorCode::kInvalidArgument,
+                  "cannot decode image (" + std::to_string(size) + " bytes): corrupt JPEG: " + defect);
+    }
+  }
 
   // Header first: the bomb guard must run before any pixel memory exists.
   int w = 0, h = 0, comp = 0;

@@ -603,6 +603,31 @@ TEST(ImageErrors, CorruptPngReportsDecoderReason) {
   ExpectError([&] { Decode(png); }, ErrorCode::kInvalidArgument, {"cannot decode image", "Corrupt PNG"});
 }
 
+// Huffman tables with more than 256 codes overrun the decoder's fixed tables
+// unless rejected up front; also between scans, where the header walk ends.
+TEST(ImageErrors, OversizedJpegHuffmanTableRejected) {
+  const Bytes jpeg = WriteJpg(16, 16, 3, Quadrants(16, 16));
+  size_t dht = 2;
+  while (!(jpeg[dht] == 0xFF && jpeg[dht + 1] == 0xC4)) dht += 2 + (jpeg[dht + 2] << 8 | jpeg[dht + 3]);
+  Bytes bad = jpeg;
+  for (int i = 0; i < 16; ++i) bad[dht + 5 + i] = 0x40;  // 16 x 64 = 1024 codes
+  ExpectError([&] { Decode(bad); }, ErrorCode::kInvalidArgument, {"corrupt JPEG", "1024 codes"});
+
+  // The same bad table placed after the scan data, before EOI.
+  Bytes table{0xFF, 0xC4, 0x00, 0x13, 0x00};
+  for (int i = 0; i < 16; ++i) table.push_back(0x20);
+  Bytes late(jpeg.begin(), jpeg.end() - 2);
+  late.insert(late.end(), table.begin(), table.end());
+  late.insert(late.end(), {0xFF, 0xD9});
+  ExpectError([&] { Decode(late); }, ErrorCode::kInvalidArgument, {"corrupt JPEG", "512 codes"});
+
+  // Marker-like bytes inside an EXIF payload are not taken for a table.
+  Bytes exif = ExifSegment(1, true);
+  exif.insert(exif.end(), {0xFF, 0xC4, 0x00, 0x13, 0x00, 0x40, 0x40, 0x40});
+  exif[3] = static_cast<uint8_t>(exif.size() - 2);
+  EXPECT_EQ(Decode(SpliceAfterSoi(jpeg, exif)).width, 16);
+}
+
 // Every prefix of every format must either decode or throw facelib::Error.
 TEST(ImageErrors, TruncatedInputsNeverCrash) {
   const std::array<Rgb, 4> palette{kRed, kGreen, kBlue, kWhite};
