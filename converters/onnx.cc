@@ -26,6 +26,7 @@
 #include <sstream>
 
 #include "converters/converter.h"
+#include "converters/shape_util.h"
 #include "converters/onnx_model.h"
 
 namespace facelib::convert {
@@ -62,18 +63,6 @@ struct Value {
 // sits at physical axis kPos[a].
 constexpr int kPhys[4] = {0, 2, 3, 1};
 constexpr int kPos[4] = {0, 3, 1, 2};
-
-int64_t Product(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
-std::vector<int64_t> Strides(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (int i = static_cast<int>(s.size()) - 2; i >= 0; --i) st[i] = st[i + 1] * s[i + 1];
-  return st;
-}
 
 // Calls fn(flat_out_index, multi_index) for every element of `shape` in row-major order.
 void ForEachIndex(const Shape& shape, const std::function<void(int64_t, const std::vector<int64_t>&)>& fn) {

@@ -34,6 +34,7 @@
 #include <sstream>
 
 #include "converters/converter.h"
+#include "converters/shape_util.h"
 #include "converters/json.h"
 #include "converters/tfjs_weights.h"
 #include "runtime/model_file.h"
@@ -62,18 +63,6 @@ struct HostTensor {
 using HostPtr = std::shared_ptr<const HostTensor>;
 
 double RoundF(double x) { return static_cast<double>(static_cast<float>(x)); }
-
-int64_t Product(const Shape& s) {
-  int64_t n = 1;
-  for (int64_t d : s) n *= d;
-  return n;
-}
-
-std::vector<int64_t> Strides(const Shape& s) {
-  std::vector<int64_t> st(s.size(), 1);
-  for (int i = static_cast<int>(s.size()) - 2; i >= 0; --i) st[i] = st[i + 1] * s[i + 1];
-  return st;
-}
 
 // A value flowing along a TF edge.
 struct Val {
