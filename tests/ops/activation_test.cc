@@ -8,14 +8,13 @@ namespace {
 using facelib::testing::ForEachTarget;
 using facelib::testing::RandomVector;
 
+// The fusable activations plus the plain unary functions.
 std::vector<Activation> AllActivations() {
-  return {Activation::None(),  Activation::Relu(), Activation::Relu6(),
-          Activation::Leaky(0.1f), {ActType::kElu, 1.0f, 0, 0}, {ActType::kSigmoid, 0, 0, 0},
-          {ActType::kTanh, 0, 0, 0}, {ActType::kHardSwish, 0, 0, 0}, {ActType::kSilu, 0, 0, 0},
-          {ActType::kSoftplus, 0, 0, 0}, Activation::Clip(-0.5f, 2.0f), {ActType::kExp, 0, 0, 0},
-          {ActType::kLog, 0, 0, 0}, {ActType::kSqrt, 0, 0, 0}, {ActType::kRsqrt, 0, 0, 0},
-          {ActType::kAbs, 0, 0, 0}, {ActType::kNeg, 0, 0, 0}, {ActType::kSquare, 0, 0, 0},
-          {ActType::kReciprocal, 0, 0, 0}};
+  std::vector<Activation> all = facelib::testing::FusableActivations();
+  for (ActType t : {ActType::kExp, ActType::kLog, ActType::kSqrt, ActType::kRsqrt, ActType::kAbs, ActType::kNeg,
+                    ActType::kSquare, ActType::kReciprocal})
+    all.push_back({t, 0, 0, 0});
+  return all;
 }
 
 // Functions defined only for positive arguments get positive inputs.

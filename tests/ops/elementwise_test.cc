@@ -25,12 +25,7 @@ const char* OpName(BinaryOp op) {
   return "?";
 }
 
-std::vector<Activation> AllActivations() {
-  return {Activation::None(),        Activation::Relu(),          Activation::Relu6(),
-          Activation::Leaky(0.1f),   {ActType::kElu, 1.0f, 0, 0}, {ActType::kSigmoid, 0, 0, 0},
-          {ActType::kTanh, 0, 0, 0}, {ActType::kHardSwish, 0, 0, 0}, {ActType::kSilu, 0, 0, 0},
-          {ActType::kSoftplus, 0, 0, 0}, Activation::Clip(-0.5f, 2.0f)};
-}
+std::vector<Activation> AllActivations() { return facelib::testing::FusableActivations(); }
 
 size_t NumElements(const Shape& s) {
   size_t n = 1;

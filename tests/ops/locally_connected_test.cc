@@ -8,14 +8,7 @@ namespace {
 using facelib::testing::ForEachTarget;
 using facelib::testing::RandomVector;
 
-std::vector<Activation> AllActivations() {
-  return {Activation::None(),           Activation::Relu(),
-          Activation::Relu6(),          Activation::Leaky(0.1f),
-          {ActType::kElu, 1.0f, 0, 0},  {ActType::kSigmoid, 0, 0, 0},
-          {ActType::kTanh, 0, 0, 0},    {ActType::kHardSwish, 0, 0, 0},
-          {ActType::kSilu, 0, 0, 0},    {ActType::kSoftplus, 0, 0, 0},
-          Activation::Clip(-0.5f, 2.0f)};
-}
+std::vector<Activation> AllActivations() { return facelib::testing::FusableActivations(); }
 
 std::vector<float> RunLc(const LocallyConnectedParams& p, const std::vector<float>& input,
                          const std::vector<float>& w, const float* bias, int threads) {

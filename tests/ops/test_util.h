@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "hwy/targets.h"
+#include "ops/common.h"
 
 namespace facelib::testing {
 
@@ -29,6 +30,19 @@ inline void ForEachTarget(const std::function<void(const char*)>& fn) {
     fn(name);
   }
   hwy::SetSupportedTargetsForTest(0);
+}
+
+// The activations kernels fuse into their epilogues, with parameters that
+// exercise both sides of every kink.
+inline std::vector<ops::Activation> FusableActivations() {
+  using ops::Activation;
+  using ops::ActType;
+  return {Activation::None(),          Activation::Relu(),
+          Activation::Relu6(),         Activation::Leaky(0.1f),
+          {ActType::kElu, 1.0f, 0, 0}, {ActType::kSigmoid, 0, 0, 0},
+          {ActType::kTanh, 0, 0, 0},   {ActType::kHardSwish, 0, 0, 0},
+          {ActType::kSilu, 0, 0, 0},   {ActType::kSoftplus, 0, 0, 0},
+          Activation::Clip(-0.5f, 2.0f)};
 }
 
 inline std::vector<float> RandomVector(size_t n, uint32_t seed, float lo = -1.0f, float hi = 1.0f) {
