@@ -47,6 +47,17 @@ bool Finish(Conv2DParams* p, PaddingMode mode, int explicit_top = 0, int explici
   return p->out_h > 0 && p->out_w > 0;
 }
 
+// Picks VALID, SAME or explicit padding (each pad in 0..max_pad) at random and
+// finishes the params; false if the window does not fit.
+bool FinishRandomPadding(Conv2DParams* p, std::mt19937& rng, int max_pad) {
+  const size_t mode = std::uniform_int_distribution<size_t>(0, 2)(rng);
+  if (mode == 0) {
+    std::uniform_int_distribution<int> pad(0, max_pad);
+    return Finish(p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
+  }
+  return Finish(p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
+}
+
 std::vector<float> RunSimd(const Conv2DParams& p, const std::vector<float>& input,
                            const std::vector<float>& weights, const float* bias, int threads) {
   auto packed = PackConv2D(p, weights.data(), bias);
@@ -110,15 +121,7 @@ TEST(Conv2DTest, RandomShapesMatchReference) {
         p.out_c = pick({1, 3, 5, 16, 17, 33, 64, 70, 130});
       }
       p.act = acts[done % acts.size()];
-      const int mode = pick({0, 1, 2});
-      bool ok;
-      if (mode == 0) {
-        std::uniform_int_distribution<int> pad(0, 2);
-        ok = Finish(&p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
-      } else {
-        ok = Finish(&p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
-      }
-      if (!ok) continue;
+      if (!FinishRandomPadding(&p, rng, 2)) continue;
       CheckConv(p, 1 + done % 2, 100 + done, done % 5 != 4);
       ++done;
     }
@@ -196,15 +199,7 @@ TEST(Conv2DTest, SmallInputChannelsMatchReference) {
       p.dilation_h = pick({1, 1, 1, 2});
       p.dilation_w = pick({1, 1, 1, 2});
       p.act = acts[done % acts.size()];
-      const int mode = pick({0, 1, 2});
-      bool ok;
-      if (mode == 0) {
-        std::uniform_int_distribution<int> pad(0, 3);
-        ok = Finish(&p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
-      } else {
-        ok = Finish(&p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
-      }
-      if (!ok) continue;
+      if (!FinishRandomPadding(&p, rng, 3)) continue;
       CheckConv(p, 1 + done % 2, 500 + done, done % 5 != 4);
       ++done;
     }
@@ -297,15 +292,7 @@ TEST(Conv2DTest, NarrowOutputsMatchReference) {
       p.stride_h = p.stride_w = pick({1, 1, 2, 3});
       p.dilation_h = p.dilation_w = pick({1, 1, 2});
       p.act = acts[done % acts.size()];
-      const int mode = pick({0, 1, 2});
-      bool ok;
-      if (mode == 0) {
-        std::uniform_int_distribution<int> pad(0, 2);
-        ok = Finish(&p, PaddingMode::kExplicit, pad(rng), pad(rng), pad(rng), pad(rng));
-      } else {
-        ok = Finish(&p, mode == 1 ? PaddingMode::kValid : PaddingMode::kSame);
-      }
-      if (!ok) continue;
+      if (!FinishRandomPadding(&p, rng, 2)) continue;
       CheckConv(p, 1 + done % 2, 900 + done, done % 5 != 4);
       ++done;
     }
