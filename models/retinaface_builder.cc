@@ -97,7 +97,7 @@ rt::Graph BuildRetinaFaceMobileNet025(const WeightMap& w) {
   m["architecture"] = "retinaface-mnet025";
   m["task"] = "face detection";
   m["input_layout"] = "NHWC";
-  m["input_size"] = "any HxW, multiples of 32";
+  m["input_size"] = "any HxW";
   m["input_color"] = "BGR";
   m["input_mean"] = "104,117,123";
   m["input_scale"] = "1";
