@@ -4,7 +4,7 @@
 #include <cstring>
 #include <fstream>
 
-#include "converters/sha256.h"
+#include "runtime/sha256.h"
 
 namespace facelib::convert {
 
@@ -45,7 +45,7 @@ void AddProvenance(rt::Graph* g, const std::string& format, const std::vector<st
     const std::string& path = source_files[i];
     const size_t slash = path.find_last_of('/');
     g->metadata["source_file" + suffix] = slash == std::string::npos ? path : path.substr(slash + 1);
-    g->metadata["source_sha256" + suffix] = Sha256File(path);
+    g->metadata["source_sha256" + suffix] = rt::Sha256File(path);
   }
 }
 

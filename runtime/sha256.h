@@ -1,5 +1,7 @@
-// SHA-256 (FIPS 180-4), used to verify downloaded source files and to record
-// their provenance in converted model files.
+// SHA-256 (FIPS 180-4): verifies downloaded source files, records their
+// provenance in converted model files, and fingerprints image contents in the
+// face store. A Sha256 object is single-threaded; the free functions are
+// thread-safe.
 #pragma once
 
 #include <array>
@@ -7,7 +9,7 @@
 #include <cstdint>
 #include <string>
 
-namespace facelib::convert {
+namespace facelib::rt {
 
 class Sha256 {
  public:
@@ -28,4 +30,4 @@ std::string Sha256Hex(const void* data, size_t size);
 // Hash of a whole file; throws facelib::Error(kNotFound / kIoError).
 std::string Sha256File(const std::string& path);
 
-}  // namespace facelib::convert
+}  // namespace facelib::rt

@@ -1,12 +1,13 @@
-#include "converters/sha256.h"
+#include "runtime/sha256.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "runtime/error.h"
 
-namespace facelib::convert {
+namespace facelib::rt {
 namespace {
 
 TEST(Sha256Test, KnownVectors) {
@@ -38,4 +39,4 @@ TEST(Sha256Test, MissingFile) {
 }
 
 }  // namespace
-}  // namespace facelib::convert
+}  // namespace facelib::rt

@@ -1,5 +1,6 @@
-#include "converters/sha256.h"
+#include "runtime/sha256.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -7,7 +8,7 @@
 
 #include "runtime/error.h"
 
-namespace facelib::convert {
+namespace facelib::rt {
 namespace {
 
 constexpr uint32_t kK[64] = {
@@ -121,4 +122,4 @@ std::string Sha256File(const std::string& path) {
   return h.FinishHex();
 }
 
-}  // namespace facelib::convert
+}  // namespace facelib::rt
