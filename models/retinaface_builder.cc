@@ -8,7 +8,9 @@ namespace facelib::models {
 
 namespace {
 
-constexpr float kLeak = 0.1f;
+// Final_Retinaface.pth comes from the repository's first release, whose MobileNet-0.25 body, FPN and SSH
+// use plain ReLU where later revisions use LeakyReLU(0.1): slope 0 here.
+constexpr float kLeak = 0.0f;
 
 class RetinaFaceBuilder {
  public:

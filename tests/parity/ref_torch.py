@@ -262,6 +262,10 @@ def load_minifasnet(file, shared):
 
 
 # ---------------------------------------------------------------- RetinaFace
+# Final_Retinaface.pth is from the first release: ReLU (LeakyReLU slope 0) throughout.
+LEAK = 0.0
+
+
 def conv_bn(cin, cout, stride=1, leaky=0.0, k=3, pad=1, act=True):
     layers = [nn.Conv2d(cin, cout, k, stride, pad, bias=False), nn.BatchNorm2d(cout)]
     if act:
@@ -269,7 +273,7 @@ def conv_bn(cin, cout, stride=1, leaky=0.0, k=3, pad=1, act=True):
     return nn.Sequential(*layers)
 
 
-def conv_dw(cin, cout, stride, leaky=0.1):
+def conv_dw(cin, cout, stride, leaky=LEAK):
     return nn.Sequential(nn.Conv2d(cin, cin, 3, stride, 1, groups=cin, bias=False), nn.BatchNorm2d(cin),
                          nn.LeakyReLU(leaky), nn.Conv2d(cin, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout),
                          nn.LeakyReLU(leaky))
@@ -278,7 +282,7 @@ def conv_dw(cin, cout, stride, leaky=0.1):
 class Body(nn.Module):
     def __init__(self):
         super().__init__()
-        self.stage1 = nn.Sequential(conv_bn(3, 8, 2, 0.1), conv_dw(8, 16, 1), conv_dw(16, 32, 2), conv_dw(32, 32, 1),
+        self.stage1 = nn.Sequential(conv_bn(3, 8, 2, LEAK), conv_dw(8, 16, 1), conv_dw(16, 32, 2), conv_dw(32, 32, 1),
                                     conv_dw(32, 64, 2), conv_dw(64, 64, 1))
         self.stage2 = nn.Sequential(conv_dw(64, 128, 2), *[conv_dw(128, 128, 1) for _ in range(5)])
         self.stage3 = nn.Sequential(conv_dw(128, 256, 2), conv_dw(256, 256, 1))
@@ -287,11 +291,11 @@ class Body(nn.Module):
 class FPN(nn.Module):
     def __init__(self):
         super().__init__()
-        self.output1 = conv_bn(64, 64, 1, 0.1, k=1, pad=0)
-        self.output2 = conv_bn(128, 64, 1, 0.1, k=1, pad=0)
-        self.output3 = conv_bn(256, 64, 1, 0.1, k=1, pad=0)
-        self.merge1 = conv_bn(64, 64, 1, 0.1)
-        self.merge2 = conv_bn(64, 64, 1, 0.1)
+        self.output1 = conv_bn(64, 64, 1, LEAK, k=1, pad=0)
+        self.output2 = conv_bn(128, 64, 1, LEAK, k=1, pad=0)
+        self.output3 = conv_bn(256, 64, 1, LEAK, k=1, pad=0)
+        self.merge1 = conv_bn(64, 64, 1, LEAK)
+        self.merge2 = conv_bn(64, 64, 1, LEAK)
 
     def forward(self, c8, c16, c32):
         o1, o2, o3 = self.output1(c8), self.output2(c16), self.output3(c32)
@@ -304,9 +308,9 @@ class SSH(nn.Module):
     def __init__(self, c=64):
         super().__init__()
         self.conv3X3 = conv_bn(c, c // 2, act=False)
-        self.conv5X5_1 = conv_bn(c, c // 4, leaky=0.1)
+        self.conv5X5_1 = conv_bn(c, c // 4, leaky=LEAK)
         self.conv5X5_2 = conv_bn(c // 4, c // 4, act=False)
-        self.conv7X7_2 = conv_bn(c // 4, c // 4, leaky=0.1)
+        self.conv7X7_2 = conv_bn(c // 4, c // 4, leaky=LEAK)
         self.conv7x7_3 = conv_bn(c // 4, c // 4, act=False)
 
     def forward(self, x):
