@@ -73,21 +73,18 @@ std::vector<ModelInfo> Build() {
   add("yolo5face_500m", Task::kDetect, Spec(320, 320, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kYolo5Face, {},
       "YOLO5Face-500M, fixed 320x320");
 
-  // PyTorch / pickled numpy.
-  InputSpec mt = dynamic(Spec(0, 0, 3, C::kRGB, 127.5f, 0.0078125f), 1);
-  mt.transpose_hw = true;
+  // PyTorch / pickled numpy. The ipazc MTCNN weights take the image upright (the converter
+  // already folded the Caffe-era transposition into the weights).
+  const InputSpec mt = dynamic(Spec(0, 0, 3, C::kRGB, 127.5f, 0.0078125f), 1);
   add("mtcnn_pnet", Task::kDetect, mt, Decoder::kMtcnn, {}, "MTCNN P-Net (ipazc weights, DeepFace 'mtcnn')");
-  InputSpec rn = Spec(24, 24, 3, C::kRGB, 127.5f, 0.0078125f);
-  rn.transpose_hw = true;
-  add("mtcnn_rnet", Task::kDetect, rn, Decoder::kMtcnn, {}, "MTCNN R-Net");
-  InputSpec on = Spec(48, 48, 3, C::kRGB, 127.5f, 0.0078125f);
-  on.transpose_hw = true;
-  add("mtcnn_onet", Task::kDetect, on, Decoder::kMtcnn, {}, "MTCNN O-Net (with 5 landmarks)");
+  add("mtcnn_rnet", Task::kDetect, Spec(24, 24, 3, C::kRGB, 127.5f, 0.0078125f), Decoder::kMtcnn, {}, "MTCNN R-Net");
+  add("mtcnn_onet", Task::kDetect, Spec(48, 48, 3, C::kRGB, 127.5f, 0.0078125f), Decoder::kMtcnn, {},
+      "MTCNN O-Net (with 5 landmarks)");
   add("minifasnet_v2", Task::kAntispoof, Spec(80, 80, 3, C::kBGR, 0, 1), Decoder::kNone, {"spoof0", "real", "spoof2"},
       "MiniFASNetV2, crop scale 2.7 (DeepFace anti-spoofing)");
   add("minifasnet_v1se", Task::kAntispoof, Spec(80, 80, 3, C::kBGR, 0, 1), Decoder::kNone,
       {"spoof0", "real", "spoof2"}, "MiniFASNetV1SE, crop scale 4.0 (DeepFace anti-spoofing)");
-  add("retinaface_mnet025_torch", Task::kDetect, dynamic(Spec3(0, 0, C::kBGR, kRetinaMean, 1), 1),
+  add("retinaface_mnet025_torch", Task::kDetect, dynamic(Spec3(0, 0, C::kBGR, kRetinaMean, 1), 32),
       Decoder::kRetinaFace, {}, "RetinaFace MobileNet-0.25 (biubug6 PyTorch weights)");
 
   // Human tfjs graphs (normalisation as Human applies it).
@@ -155,6 +152,20 @@ std::vector<ModelInfo> Build() {
       "MobileFaceNet 192-d (sirius-ai, expo TFLite), not L2-normalised");
   add("expo_antispoof", Task::kAntispoof, Spec(256, 256, 3, C::kRGB, 0, 1 / 255.0f), Decoder::kNone, {},
       "Deep Tree Network anti-spoofing: sum |leaf score| * leaf mask < 0.2 = live");
+
+  // dlib (Debian libdlib-dev / libdlib-data): constants-only files run by facelib/dlib_hog.cc and
+  // facelib/shape_predictor.cc on whole images of any size (channel order does not matter to either).
+  add("dlib_hog_frontal", Task::kDetect, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 1), Decoder::kNone, {},
+      "dlib HOG frontal face detector (DeepFace 'dlib'): 5 fHOG filters, pyramid_down<6>, 1 upsampling");
+  add("dlib_shape68", Task::kLandmarks, dynamic(Spec(0, 0, 3, C::kBGR, 0, 1), 1), Decoder::kNone, {},
+      "dlib 68-point shape predictor: 15 cascades x 500 regression trees, points in image pixels");
+
+  // OpenCV's Haar cascades (Debian opencv-data): constants scanned over gray images of any size by
+  // facelib/haar_cascade.cc (DeepFace's default "opencv" backend and its eye finder).
+  add("opencv_haar_face", Task::kDetect, dynamic(Spec(0, 0, 1, C::kGray, 0, 1), 1), Decoder::kHaarCascade, {},
+      "OpenCV haarcascade_frontalface_default: 25 stages, 24x24 window (DeepFace 'opencv')");
+  add("opencv_haar_eye", Task::kDetect, dynamic(Spec(0, 0, 1, C::kGray, 0, 1), 1), Decoder::kHaarCascade, {},
+      "OpenCV haarcascade_eye: 24 stages, 20x20 window (DeepFace's eye finder)");
   return z;
 }
 

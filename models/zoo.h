@@ -40,6 +40,7 @@ enum class Decoder {
   kFaceApiSsd,      // SSD MobileNetV1, 5118 anchors
   kTinyYolo,        // face-api TinyFaceDetector, 13x13x5 grid
   kYolo5Face,       // [1, N, 16]: box, objectness, 5 landmarks, class score
+  kHaarCascade,     // boosted Haar cascade (no network): facelib/haar_cascade.h scans the gray image
 };
 
 struct ModelInfo {

@@ -15,8 +15,9 @@ if [ "${1:-}" = --sanitize ]; then
   exit 0
 fi
 command -v npm >/dev/null || { echo "test: npm is required for the model setup and the parity tests" >&2; exit 1; }
-# The PyTorch reference of the parity tests (Debian packages).
-parity_debs=(python3-torch python3-numpy python3-joblib python3-lz4 python3-pil)
+# The references of the parity tests (Debian packages): PyTorch, OpenCV (Haar cascades) and
+# dlib (HOG detector and shape predictor, compiled into a small reference program).
+parity_debs=(python3-torch python3-numpy python3-joblib python3-lz4 python3-pil python3-opencv libdlib-dev)
 missing=()
 for p in "${parity_debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
