@@ -16,6 +16,8 @@ enum class ErrorCode {
   kUnsupported,         // valid request this build cannot serve (unknown op, dtype)
   kResourceExhausted,   // a configured size limit was exceeded
   kInternal,            // a bug: an invariant did not hold
+  kFaceNotDetected,     // no face in an image where one is required (DeepFace's FaceNotDetected)
+  kSpoofDetected,       // anti-spoofing judged a face not real (DeepFace's SpoofDetected)
 };
 
 const char* ErrorCodeName(ErrorCode code);
@@ -39,6 +41,8 @@ inline const char* ErrorCodeName(ErrorCode code) {
     case ErrorCode::kUnsupported: return "unsupported";
     case ErrorCode::kResourceExhausted: return "resource exhausted";
     case ErrorCode::kInternal: return "internal error";
+    case ErrorCode::kFaceNotDetected: return "face not detected";
+    case ErrorCode::kSpoofDetected: return "spoof detected";
   }
   return "error";
 }

@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # The main job: builds facelib (installing missing Debian packages), sets up the
-# model zoo (fetch, verify, convert), lists the zoo and times every converted
-# model on a synthetic input of its size, runs the synthetic demo networks with
-# facelib-run, and prints the kernel benchmark table.
+# model zoo (fetch, verify, convert), then runs DeepFace's operations with the
+# `facelib` command line on the sample photos of @vladmandic/face-api's demo/
+# folder (taken from the npm tarball by the model setup, never committed):
+# analyze, verify and draw, printing the JSON results and the annotated image's path.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/setup.sh
 tools/setup-models.sh
-build/bin/facelib-models --run
+demo=build/model-sources/npm/@vladmandic__face-api@1.7.15/package/demo
 out=build/demo
-build/bin/facelib-make-demo-models "$out" >/dev/null
-for m in "$out"/*.flm; do
-  echo "== facelib-run $m"
-  build/bin/facelib-run "$m" --input "$out/input.npy" --output-dir "$out/$(basename "$m" .flm)" --repeat 20
+mkdir -p "$out"
+bin=build/bin/facelib
+echo "== facelib models"
+"$bin" models | head -c 600; echo " ..."
+echo "== facelib analyze $demo/sample2.jpg"
+"$bin" analyze "$demo/sample2.jpg"
+for pair in "sample1 sample3" "sample2 sample6"; do
+  set -- $pair
+  echo "== facelib verify $1.jpg $2.jpg (every face pair is compared; the closest decides)"
+  "$bin" verify "$demo/$1.jpg" "$demo/$2.jpg"
 done
-echo "== kernel benchmarks (single thread)"
-build/bin/facelib_bench --benchmark_filter='BM_PeakFMA|BM_Conv|BM_Depthwise|BM_Dense' --benchmark_min_time=0.2
+for i in 1 2 3 4 5 6; do
+  echo "== facelib draw $demo/sample$i.jpg --out $out/sample${i}_annotated.jpg"
+  "$bin" draw "$demo/sample$i.jpg" --out "$out/sample${i}_annotated.jpg"
+done
+echo "annotated images: $(ls "$out"/sample*_annotated.jpg | tr '\n' ' ')"
