@@ -128,9 +128,9 @@ TEST(TorchModelsTest, RetinaFaceMobileNet025) {
   EXPECT_EQ(out[0].shape, (rt::Shape{1, 168, 4}));
   EXPECT_EQ(out[1].shape, (rt::Shape{1, 168, 2}));
   EXPECT_EQ(out[2].shape, (rt::Shape{1, 168, 10}));
-  ExpectNear(out[0], {0.54349697f, 0.56243581f, -1.50521755f, -0.64810669f, 0.82905626f, 0.73848772f}, 1e-4f, "loc");
-  ExpectNear(out[1], {0.9994117f, 5.88291616e-04f, 0.99927694f, 7.23113364e-04f}, 1e-5f, "conf");
-  ExpectNear(out[2], {-0.95643568f, -2.54531384f, 3.13999248f, -2.70174074f, 1.13072002f, -0.52548689f}, 1e-4f, "landms");
+  ExpectNear(out[0], {0.27169177f, 0.67536312f, -1.8389726f, -0.98842263f, 0.63080347f, 1.2603168f}, 1e-4f, "loc");
+  ExpectNear(out[1], {0.9993518f, 6.4817577e-04f, 0.99908352f, 9.1645733e-04f}, 1e-5f, "conf");
+  ExpectNear(out[2], {-1.6521496f, -1.8781984f, 2.5934894f, -2.0269668f, 0.38995126f, 0.13243803f}, 1e-4f, "landms");
 }
 
 TEST(TorchModelsTest, UnknownArchIsNamed) {
