@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 data=${FACELIB_EVAL_DEV:-../shared/eval-dev}
-bin=build/bin
+bin=${FACELIB_BIN_DIR:-build/bin}
 what=${1:-all}
 [ -d "$data" ] || { echo "eval: $data not found" >&2; exit 1; }
 

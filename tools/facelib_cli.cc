@@ -49,6 +49,8 @@ IMG is a file path, a base64 string or a data:image/...;base64, URI.
 options (DeepFace's parameters):
   --model NAME            recognizer (default MobileFaceNet)
   --detector NAME         detector backend (default mtcnn); skip = whole image
+  --detector-variant V    e.g. mediapipe: full; retinaface: torch; yunet: n; ultraface: rfb640, slim320
+  --detector-threshold X  minimum face confidence instead of the backend's default
   --metric NAME           cosine | euclidean | euclidean_l2 | angular (default cosine)
   --threshold X           custom verification threshold
   --align MODE            landmarks | eyes (= true) | none (= false); default landmarks
@@ -101,7 +103,7 @@ const std::map<std::string, bool> kOptions = {  // name -> takes a value
     {"actions", true},      {"max-faces", true},     {"l2-normalize", false}, {"k", true},
     {"similarity-search", false}, {"no-refresh", false}, {"no-progress", false}, {"out", true},
     {"threads", true},      {"models-dir", true},    {"db", true},           {"pairs", true},    {"no-flip", false},
-    {"antispoof-model", true}, {"age-model", true}, {"gender-model", true}, {"emotion-model", true},
+    {"antispoof-model", true}, {"detector-variant", true}, {"detector-threshold", true}, {"age-model", true}, {"gender-model", true}, {"emotion-model", true},
     {"help", false}};
 
 Args Parse(int argc, char** argv) {
@@ -151,6 +153,8 @@ bool ParseBool(const std::string& s, const std::string& what) {
 
 facelib::FaceOptions FaceOpts(const Args& a, facelib::FaceOptions f = {}) {
   f.detector_backend = a.Get("detector", f.detector_backend);
+  f.detector.variant = a.Get("detector-variant");
+  if (a.Has("detector-threshold")) f.detector.score_threshold = ParseFloat(a.Get("detector-threshold"), "--detector-threshold");
   if (a.Has("align")) f.align = facelib::ParseAlignMode(a.Get("align"));
   if (a.Has("expand")) f.expand_percentage = ParseInt(a.Get("expand"), "--expand");
   if (f.expand_percentage < 0) throw Error(ErrorCode::kInvalidArgument, "--expand must be >= 0");
