@@ -1375,6 +1375,7 @@ void OnnxConverter::Resize(const onnx::Node& n) {
   std::string coord, nearest;
   std::vector<float> scales;
   std::vector<int64_t> sizes;
+  DimVec open_sizes;  // sizes whose H or W is an open dimension (a run-time shape)
   auto read_scales = [&](size_t i) {
     if (!Has(n, i)) return;
     const Value& v = HostIn(n, i, "scales");
@@ -1395,7 +1396,11 @@ void OnnxConverter::Resize(const onnx::Node& n) {
     read_scales(2);
     if (Has(n, 3)) {
       const Value& v = HostIn(n, 3, "sizes");
-      if (v.count() > 0) sizes = KnownInts(n, v, "the output size");
+      if (v.is_int && v.ints.size() == 4 && (!v.ints[2].known() || !v.ints[3].known())) {
+        open_sizes = v.ints;
+      } else if (v.count() > 0) {
+        sizes = KnownInts(n, v, "the output size");
+      }
     }
     if (AttrInt(n, "exclude_outside", 0) != 0) Unsup(n, "exclude_outside=1");
     if (AttrInt(n, "antialias", 0) != 0) Unsup(n, "antialias=1");
@@ -1411,6 +1416,36 @@ void OnnxConverter::Resize(const onnx::Node& n) {
   auto check_nc = [&](bool ok) {
     if (!ok) Unsup(n, "resizing the batch or channel dimension");
   };
+  if (!open_sizes.empty()) {
+    // The FPN pattern Shape(t) -> Gather -> Concat -> Resize 'sizes': the output
+    // takes its height and width at run time from a tensor that has exactly those
+    // (open) dims, passed as the Resize's size reference.
+    auto same = [](const Dim& a, const Dim& b) {
+      return a.known() == b.known() && (a.known() ? a.v == b.v : a.sym == b.sym);
+    };
+    check_nc((!x.shape[0].known() || !open_sizes[0].known() || open_sizes[0].v == x.shape[0].v) &&
+             (!x.shape[1].known() || !open_sizes[1].known() || open_sizes[1].v == x.shape[1].v));
+    int like = -1;
+    Value* plain_like = nullptr;
+    std::string plain_name;
+    for (auto& [name, v] : values_) {
+      if (v.host || v.rank() != 4 || !same(v.shape[2], open_sizes[2]) || !same(v.shape[3], open_sizes[3])) continue;
+      if (v.nhwc) {
+        like = v.tensor;
+        break;
+      }
+      if (!plain_like) {
+        plain_like = &v;
+        plain_name = name;
+      }
+    }
+    if (like < 0 && plain_like) like = ToNhwc(*plain_like, plain_name);
+    if (like < 0) NeedShape(n, "the output size");
+    out[2] = open_sizes[2];
+    out[3] = open_sizes[3];
+    SetRuntime(n, 0, Emit1("Resize", {ToNhwc(x, n.inputs[0]), like}, attrs, current_), out, true);
+    return;
+  }
   if (!sizes.empty()) {
     if (sizes.size() != 4) Bad(n, "sizes must have 4 entries");
     check_nc((!x.shape[0].known() || sizes[0] == x.shape[0].v) && (!x.shape[1].known() || sizes[1] == x.shape[1].v));

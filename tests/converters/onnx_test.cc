@@ -318,6 +318,42 @@ TEST(OnnxConverterTest, OpenDimNeededAsANumberAsksForInputShape) {
   EXPECT_EQ(fixed->Run({{{1, 2, 2, 2}, x.data()}})[0].shape, (rt::Shape{1, 2, 4, 4}));
 }
 
+// The FPN pattern of RetinaFace and SCRFD: Resize 'sizes' = Concat(N, C,
+// Gather(Shape(lateral), [2, 3])). The open H and W come from the lateral
+// tensor at run time (the Resize's size reference), so no --input-shape is needed.
+TEST(OnnxConverterTest, ResizeToAnotherTensorsRuntimeSize) {
+  const std::string fpn = Model(Graph(
+      {Node("MaxPool", {"x"}, {"y"}, "down", {AttrInts("kernel_shape", {2, 2}), AttrInts("strides", {2, 2})}),
+       Node("Shape", {"x"}, {"s"}, "shape"), Node("Gather", {"s", "hw_index"}, {"hw"}, "hw", {AttrInt("axis", 0)}),
+       Node("Concat", {"nc", "hw"}, {"sizes"}, "sizes", {AttrInt("axis", 0)}),
+       Node("Resize", {"y", "", "", "sizes"}, {"up"}, "up", {}), Node("Add", {"x", "up"}, {"z"}, "sum")},
+      {TensorInt64("hw_index", {2}, {2, 3}), TensorInt64("nc", {2}, {1, 2})}, {ValueInfo("x", {1, 2, -1, -1})},
+      {ValueInfo("z", {1, 2, -1, -1})}));
+  const std::string p = WriteTemp("fpn.onnx", fpn);
+  const rt::Graph g = Convert(p);
+  int resizes = 0;
+  for (const auto& n : g.nodes) {
+    if (n.op != "Resize") continue;
+    ++resizes;
+    EXPECT_EQ(n.inputs.size(), 2u);  // x and the size reference
+    EXPECT_FALSE(n.Has("size"));
+  }
+  EXPECT_EQ(resizes, 1);
+  auto dynamic = rt::Model::FromGraph(g);
+  auto fixed = rt::Model::FromGraph(Convert(p, {{"input-shape", "x=1x2x4x6"}}));
+  std::vector<float> x(2 * 4 * 6);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>((i * 7) % 11);
+  const auto a = dynamic->Run({{{1, 4, 6, 2}, x.data()}});
+  const auto b = fixed->Run({{{1, 4, 6, 2}, x.data()}});
+  ASSERT_EQ(a[0].shape, (rt::Shape{1, 2, 4, 6}));  // 4-D outputs come back NCHW
+  EXPECT_EQ(a[0].data, b[0].data);
+  // Another size: 5x6 pools to 2x3 and comes back to 5x6.
+  std::vector<float> ones(2 * 5 * 6, 1.0f);
+  const auto c = dynamic->Run({{{1, 5, 6, 2}, ones.data()}});
+  ASSERT_EQ(c[0].shape, (rt::Shape{1, 2, 5, 6}));
+  for (float v : c[0].data) EXPECT_FLOAT_EQ(v, 2.0f);
+}
+
 TEST(OnnxConverterTest, MalformedFilesAreInvalidModel) {
   const std::string good = ConvReluModel({}, {ValueInfo("r", {1, 2, 2, 2})});
   ASSERT_NO_THROW(Convert(WriteTemp("good.onnx", good)));
