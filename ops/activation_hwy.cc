@@ -9,14 +9,7 @@ namespace facelib::ops::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
 void ActivationKernel(const Activation& act, const float* HWY_RESTRICT x, float* y, size_t n) {
-  const hn::ScalableTag<float> d;
-  const size_t N = hn::Lanes(d);
-  size_t i = 0;
-  for (; i + N <= n; i += N) hn::StoreU(ApplyActivation(d, act, hn::LoadU(d, x + i)), d, y + i);
-  if (i < n) {
-    const auto m = hn::FirstN(d, n - i);
-    hn::BlendedStore(ApplyActivation(d, act, hn::MaskedLoad(m, d, x + i)), m, d, y + i);
-  }
+  ActivationRow(act, x, y, n);
 }
 
 void PReluKernel(const float* HWY_RESTRICT x, const float* HWY_RESTRICT slope, float* y,

@@ -85,6 +85,38 @@ inline float ApplyActivationScalar(const Activation& a, float x) {
   return x;
 }
 
+// An activation seen as a clamp to [lo, hi] where it is one (none, ReLU, ReLU6,
+// clip), so that kernels can apply it in registers as Min(Max(v, lo), hi)
+// before storing; the others (row_pass) run as a pass over the stored values.
+struct ActClamp {
+  float lo = -HUGE_VALF;
+  float hi = HUGE_VALF;
+  bool row_pass = false;
+
+  static ActClamp For(const Activation& a) {
+    ActClamp c;
+    switch (a.type) {
+      case ActType::kNone:
+        break;
+      case ActType::kRelu:
+        c.lo = 0.0f;
+        break;
+      case ActType::kRelu6:
+        c.lo = 0.0f;
+        c.hi = 6.0f;
+        break;
+      case ActType::kClip:
+        c.lo = a.lo;
+        c.hi = a.hi;
+        break;
+      default:
+        c.row_pass = true;
+        break;
+    }
+    return c;
+  }
+};
+
 // What a kernel may use while running. Passed by const reference.
 struct ExecContext {
   int num_threads = 1;  // threads for intra-op parallelism (>= 1), see ops/parallel.h

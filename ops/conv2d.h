@@ -1,6 +1,7 @@
 // 2-D convolution (NHWC), any kernel size, stride, dilation, explicit asymmetric
 // padding and groups (depthwise when groups == in_c == out_c / multiplier), with
-// fused bias and activation. Also the shape rules shared with the runtime.
+// fused bias, residual, activation and post affine; fused 1x1 + depthwise pairs.
+// Also the shape rules shared with the runtime.
 #pragma once
 
 #include <cstddef>
@@ -61,11 +62,58 @@ class PackedConv2D {
   // Scratch bytes Run needs for this input geometry (0 if none).
   virtual size_t ScratchBytes(const Conv2DParams& p) const = 0;
   // `scratch` has ScratchBytes(p) bytes, 64-byte aligned. Output must not alias input.
-  virtual void Run(const ExecContext& ctx, const Conv2DParams& p, const float* input, float* output,
+  void Run(const ExecContext& ctx, const Conv2DParams& p, const float* input, float* output,
+           void* scratch) const {
+    Run(ctx, p, input, nullptr, output, scratch);
+  }
+  // With a residual (nullptr: none) laid out like the output and added before
+  // the activation: output = act(conv(input) + residual).
+  virtual void Run(const ExecContext& ctx, const Conv2DParams& p, const float* input,
+                   const float* residual, float* output, void* scratch) const = 0;
+};
+
+// post_scale / post_shift (optional, [out_c] each; one may be null: 1 / 0):
+// a per-channel affine applied after the activation (a BatchNorm placed after
+// the activation), output = act(conv + bias [+ residual]) * post_scale + post_shift.
+std::unique_ptr<PackedConv2D> PackConv2D(const Conv2DParams& p, const float* weights,
+                                         const float* bias, const float* post_scale = nullptr,
+                                         const float* post_shift = nullptr);
+
+// Two convolutions run as one, a band of rows at a time, so that the tensor
+// between them stays in cache instead of making a round trip through memory:
+//  * pointwise-depthwise: a 1x1 conv (stride 1, no padding, groups 1) feeding a
+//    depthwise conv (groups == channels, multiplier 1), as in YuNet;
+//  * depthwise-pointwise: the reverse (separable convs of MobileNet-style
+//    networks); its 1x1 conv may add a residual tensor, laid out like the
+//    output, before its activation.
+// Each conv keeps its own bias and activation. The results are those of running
+// the convs (and the residual add) one after the other (bit for bit when the
+// 1x1 conv on its own would run as a GEMM too). Like PackedConv2D, a packed pair
+// is immutable and safe to share between threads (each Run has its own scratch).
+// Whether the pair qualifies, given both convs' params (padding resolved).
+bool CanFuseConvPair(const Conv2DParams& first, const Conv2DParams& second);
+
+class PackedConvPair {
+ public:
+  virtual ~PackedConvPair() = default;
+  // Scratch bytes Run needs (the first/second params of this input geometry).
+  virtual size_t ScratchBytes(const Conv2DParams& first, const Conv2DParams& second) const = 0;
+  // first: params of the first conv for this input; second: of the second conv,
+  // whose input is the first's output. residual: nullptr, or (depthwise-pointwise
+  // only) a tensor with the output's shape. `scratch` has ScratchBytes bytes,
+  // 64-byte aligned. Output must not alias input or residual.
+  virtual void Run(const ExecContext& ctx, const Conv2DParams& first, const Conv2DParams& second,
+                   const float* input, const float* residual, float* output,
                    void* scratch) const = 0;
 };
 
-std::unique_ptr<PackedConv2D> PackConv2D(const Conv2DParams& p, const float* weights,
-                                         const float* bias);
+// Packs both convs' weights; nullptr when CanFuseConvPair(first, second) is
+// false. max_pool (pointwise-depthwise only, no residual): the output is the
+// 2x2 stride-2 max pool of the pair's output ([N, floor(H/2), floor(W/2), C]),
+// computed from rows still in cache.
+std::unique_ptr<PackedConvPair> PackConvPair(const Conv2DParams& first, const float* first_weights,
+                                             const float* first_bias, const Conv2DParams& second,
+                                             const float* second_weights, const float* second_bias,
+                                             bool max_pool = false);
 
 }  // namespace facelib::ops

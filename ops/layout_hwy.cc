@@ -34,6 +34,31 @@ void CopyRun(const float* HWY_RESTRICT src, float* HWY_RESTRICT dst, size_t n) {
   }
 }
 
+// Concat output rows [o0, o1): row o is input 0's run o, input 1's run o, ...
+// (run_len[i] floats each). Short runs are copied by scalar loops: a concat of
+// a few channels per pixel moves too little per run for a vector loop.
+void ConcatRows(const float* const* inputs, const int64_t* run_len, size_t num, float* y,
+                size_t row_len, size_t o0, size_t o1) {
+  const hn::ScalableTag<float> d;
+  const size_t N = hn::Lanes(d);
+  for (size_t o = o0; o < o1; ++o) {
+    float* HWY_RESTRICT dst = y + o * row_len;
+    for (size_t i = 0; i < num; ++i) {
+      const size_t len = static_cast<size_t>(run_len[i]);
+      const float* HWY_RESTRICT src = inputs[i] + o * len;
+      if (len < N) {
+        for (size_t j = 0; j < len; ++j) dst[j] = src[j];
+      } else {
+        size_t j = 0;
+        for (; j + N <= len; j += N) hn::StoreU(hn::LoadU(d, src + j), d, dst + j);
+        // The last vector overlaps the previous one instead of masking.
+        if (j < len) hn::StoreU(hn::LoadU(d, src + len - N), d, dst + len - N);
+      }
+      dst += len;
+    }
+  }
+}
+
 // dst[i] = src[-i], i < n: a run read backwards (slice with step -1).
 void CopyRunReversed(const float* src, float* HWY_RESTRICT dst, size_t n) {
   const hn::ScalableTag<float> d;
@@ -108,6 +133,7 @@ HWY_AFTER_NAMESPACE();
 #include "ops/parallel.h"
 namespace facelib::ops {
 HWY_EXPORT(CopyRun);
+HWY_EXPORT(ConcatRows);
 HWY_EXPORT(CopyRunReversed);
 HWY_EXPORT(FillRun);
 HWY_EXPORT(Transpose2D);
@@ -188,15 +214,28 @@ void Concat(const ExecContext& ctx, const ConcatParams& p, const float* const* i
   int64_t total = 0;
   for (int64_t a : p.axis_sizes) total += a;
   if (num == 0 || p.outer <= 0 || p.inner <= 0 || total == 0) return;
-  // Each (outer, input) pair is one contiguous run of axis_sizes[i] * inner floats.
-  ParallelRows(ctx, p.outer * num, total * p.inner / num + 1, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r / num, i = r % num;
-      int64_t offset = 0;
-      for (int64_t k = 0; k < i; ++k) offset += p.axis_sizes[k];
-      const int64_t len = p.axis_sizes[i] * p.inner;
-      CopySmall(inputs[i] + o * len, y + (o * total + offset) * p.inner, len);
-    }
+  const int64_t row_len = total * p.inner;
+  constexpr int64_t kMaxRowInputs = 64;
+  if (p.outer == 1 || row_len >= 4096 || num > kMaxRowInputs) {
+    // Few long runs: one parallel task per (outer, input) run.
+    ParallelRows(ctx, p.outer * num, row_len / num + 1, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t o = r / num, i = r % num;
+        int64_t offset = 0;
+        for (int64_t k = 0; k < i; ++k) offset += p.axis_sizes[k];
+        const int64_t len = p.axis_sizes[i] * p.inner;
+        CopySmall(inputs[i] + o * len, y + (o * total + offset) * p.inner, len);
+      }
+    });
+    return;
+  }
+  // Many short rows (channels of every pixel): whole output rows per task.
+  int64_t run_len[kMaxRowInputs];
+  for (int64_t i = 0; i < num; ++i) run_len[i] = p.axis_sizes[i] * p.inner;
+  const auto rows = HWY_DYNAMIC_DISPATCH(ConcatRows);
+  ParallelRows(ctx, p.outer, row_len, [&](int64_t o0, int64_t o1) {
+    rows(inputs, run_len, static_cast<size_t>(num), y, static_cast<size_t>(row_len),
+         static_cast<size_t>(o0), static_cast<size_t>(o1));
   });
 }
 

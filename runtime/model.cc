@@ -42,6 +42,30 @@ void EraseNodes(Graph* g, const std::vector<char>& dead) {
 
 bool HasNoActivation(const NodeDef& n) { return n.GetString("activation", "none") == "none"; }
 
+// Mul(x, Sigmoid(x)) (either order) -> Silu(x), when the sigmoid feeds only the
+// Mul and neither carries a fused activation, so that the activation pass can
+// fuse the SiLU into x's producer (exporters spell SiLU out this way).
+void MulSigmoidToSilu(Graph* g) {
+  const std::vector<int> uses = UseCounts(*g);
+  const std::vector<int> producer = Producers(*g);
+  std::vector<char> dead(g->nodes.size(), 0);
+  for (NodeDef& mul : g->nodes) {
+    if (mul.op != "Mul" || mul.inputs.size() != 2 || mul.outputs.size() != 1 || !HasNoActivation(mul)) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int s = mul.inputs[side], x = mul.inputs[1 - side];
+      if (s < 0 || x < 0 || uses[s] != 1 || producer[s] < 0 || dead[producer[s]]) continue;
+      const NodeDef& sig = g->nodes[producer[s]];
+      if (sig.op != "Sigmoid" || sig.inputs.size() != 1 || sig.inputs[0] != x || !HasNoActivation(sig)) continue;
+      dead[producer[s]] = 1;
+      mul.op = "Silu";
+      mul.inputs = {x};
+      mul.attrs.clear();
+      break;
+    }
+  }
+  EraseNodes(g, dead);
+}
+
 }  // namespace
 
 void FoldBatchNorm(Graph* g) {
@@ -124,6 +148,7 @@ void FuseActivations(Graph* g) {
   static const std::set<std::string> kFusable = {"Conv2D", "Dense", "LocallyConnected2D", "Add", "Sub", "Mul",
                                                  "Div", "Max", "Min", "MaxPool", "AvgPool", "BatchNorm",
                                                  "ChannelAffine"};
+  MulSigmoidToSilu(g);
   const std::vector<int> uses = UseCounts(*g);
   const std::vector<int> producer = Producers(*g);
   std::vector<char> dead(g->nodes.size(), 0);
@@ -146,6 +171,197 @@ void FuseActivations(Graph* g) {
     SetActivationAttrs(&prod, a);
     prod.outputs[0] = act.outputs[0];
     dead[ai] = 1;
+  }
+  EraseNodes(g, dead);
+}
+
+namespace {
+
+// A Conv2D whose weights are a rank-4 float constant; nullptr otherwise.
+const TensorDef* ConvWeights(const Graph& g, const NodeDef& n) {
+  if (n.op != "Conv2D" || n.inputs.size() < 2 || n.inputs[0] < 0 || n.inputs[1] < 0 || n.outputs.size() != 1)
+    return nullptr;
+  const TensorDef& w = g.tensors[n.inputs[1]];
+  if (!w.is_constant() || w.constant->is_int || w.shape.size() != 4) return nullptr;
+  return &w;
+}
+
+// 1x1, stride 1, no padding, one group.
+bool IsPointwiseConv(const Graph& g, const NodeDef& n) {
+  const TensorDef* w = ConvWeights(g, n);
+  if (!w || w->shape[1] != 1 || w->shape[2] != 1 || n.GetInt("groups", 1) != 1) return false;
+  if (n.GetInts("strides", {1, 1}) != std::vector<int64_t>{1, 1}) return false;
+  const std::string pad = n.GetString("padding", "EXPLICIT");
+  if (pad == "EXPLICIT") {
+    for (int64_t v : n.GetInts("pads", {0, 0, 0, 0}))
+      if (v != 0) return false;
+  }
+  return pad == "EXPLICIT" || pad == "SAME" || pad == "VALID";
+}
+
+// Depthwise with channel multiplier 1 and a window at most 32 rows tall.
+bool IsDepthwiseConv(const Graph& g, const NodeDef& n) {
+  const TensorDef* w = ConvWeights(g, n);
+  if (!w || w->shape[3] != 1 || w->shape[0] < 2 || n.GetInt("groups", 1) != w->shape[0]) return false;
+  const auto dil = n.GetInts("dilations", {1, 1});
+  return dil.size() == 2 && dil[0] >= 1 && dil[0] <= 32 && w->shape[1] <= 32 && (w->shape[1] - 1) * dil[0] + 1 <= 32;
+}
+
+// A float constant of `channels` values broadcast along the last axis ([C] or [1, ..., 1, C]).
+bool IsChannelVector(const Graph& g, int t, int64_t channels) {
+  if (t < 0 || !g.tensors[t].is_constant() || g.tensors[t].constant->is_int) return false;
+  const Shape& s = g.tensors[t].shape;
+  if (s.empty() || s.size() > 4 || s.back() != channels) return false;
+  for (size_t i = 0; i + 1 < s.size(); ++i)
+    if (s[i] != 1) return false;
+  return true;
+}
+
+void CopyActivationAttrs(const NodeDef& from, const std::string& prefix, NodeDef* to) {
+  for (const char* key : {"activation", "activation_alpha", "activation_min", "activation_max"}) {
+    auto it = from.attrs.find(key);
+    if (it != from.attrs.end()) to->attrs[prefix + key] = it->second;
+  }
+}
+
+}  // namespace
+
+void FuseConvChains(Graph* g) {
+  // 1. Conv2D -> Mul(per-channel constant) -> Add(per-channel constant), either
+  // step optional: the affine after the conv's activation moves into the conv
+  // (post scale and shift, inputs 4 and 5).
+  {
+    const std::vector<int> uses = UseCounts(*g);
+    std::vector<int> consumer(g->tensors.size(), -1);
+    for (size_t i = 0; i < g->nodes.size(); ++i)
+      for (int t : g->nodes[i].inputs)
+        if (t >= 0) consumer[t] = static_cast<int>(i);
+    std::vector<char> dead(g->nodes.size(), 0);
+    for (size_t ci = 0; ci < g->nodes.size(); ++ci) {
+      if (dead[ci] || !ConvWeights(*g, g->nodes[ci]) || g->nodes[ci].inputs.size() > 3) continue;
+      const int64_t channels = g->tensors[g->nodes[ci].inputs[1]].shape[0];
+      int t = g->nodes[ci].outputs[0];
+      int scale = -1, shift = -1;
+      while (shift < 0 && uses[t] == 1 && consumer[t] >= 0 && !dead[consumer[t]]) {
+        const NodeDef& n = g->nodes[consumer[t]];
+        if ((n.op != "Mul" && n.op != "Add") || n.inputs.size() != 2 || n.outputs.size() != 1 ||
+            !HasNoActivation(n) || n.inputs[0] == n.inputs[1])
+          break;
+        const int other = n.inputs[0] == t ? n.inputs[1] : n.inputs[0];
+        if (!IsChannelVector(*g, other, channels) || (n.op == "Mul" && scale >= 0)) break;
+        (n.op == "Mul" ? scale : shift) = other;
+        dead[consumer[t]] = 1;
+        t = n.outputs[0];
+      }
+      if (scale < 0 && shift < 0) continue;
+      NodeDef& conv = g->nodes[ci];
+      conv.inputs.resize(6, -1);
+      conv.inputs[4] = scale;
+      conv.inputs[5] = shift;
+      conv.outputs[0] = t;
+    }
+    EraseNodes(g, dead);
+  }
+  // 2. Conv2D -> Conv2D where one is 1x1 and the other depthwise: one Conv2DPair.
+  {
+    const std::vector<int> uses = UseCounts(*g);
+    const std::vector<int> producer = Producers(*g);
+    std::vector<char> dead(g->nodes.size(), 0);
+    for (size_t bi = 0; bi < g->nodes.size(); ++bi) {
+      NodeDef& second = g->nodes[bi];
+      if (!ConvWeights(*g, second)) continue;
+      const int mid = second.inputs[0];
+      const int ai = producer[mid];
+      if (ai < 0 || dead[ai] || uses[mid] != 1) continue;
+      const NodeDef& first = g->nodes[ai];
+      if (!ConvWeights(*g, first) || first.inputs.size() > 3 || second.inputs.size() > 3) continue;
+      const Shape& w1 = g->tensors[first.inputs[1]].shape;
+      const Shape& w2 = g->tensors[second.inputs[1]].shape;
+      const bool pw_dw = IsPointwiseConv(*g, first) && IsDepthwiseConv(*g, second) && w1[0] == w2[0];
+      const bool dw_pw = IsDepthwiseConv(*g, first) && IsPointwiseConv(*g, second) && w2[3] == w1[0];
+      if (!pw_dw && !dw_pw) continue;
+      const NodeDef& dw = pw_dw ? second : first;
+      NodeDef fused;
+      fused.name = second.name;
+      fused.op = "Conv2DPair";
+      auto input = [](const NodeDef& n, size_t i) { return i < n.inputs.size() ? n.inputs[i] : -1; };
+      fused.inputs = {first.inputs[0], first.inputs[1], input(first, 2), second.inputs[1], input(second, 2)};
+      fused.outputs = second.outputs;
+      fused.attrs["order"] = Attr(pw_dw ? "pointwise_depthwise" : "depthwise_pointwise");
+      for (const char* key : {"strides", "dilations", "padding", "pads"}) {
+        auto it = dw.attrs.find(key);
+        if (it != dw.attrs.end()) fused.attrs[key] = it->second;
+      }
+      CopyActivationAttrs(second, "", &fused);
+      CopyActivationAttrs(first, "first_", &fused);
+      second = std::move(fused);
+      dead[ai] = 1;
+    }
+    EraseNodes(g, dead);
+  }
+  // 3. A 2x2 stride-2 unpadded MaxPool after a pointwise-depthwise Conv2DPair
+  // (its only consumer) moves into the pair.
+  {
+    const std::vector<int> uses = UseCounts(*g);
+    const std::vector<int> producer = Producers(*g);
+    std::vector<char> dead(g->nodes.size(), 0);
+    for (size_t pi = 0; pi < g->nodes.size(); ++pi) {
+      const NodeDef& pool = g->nodes[pi];
+      if (pool.op != "MaxPool" || pool.inputs.size() != 1 || pool.inputs[0] < 0 || pool.outputs.size() != 1 ||
+          !HasNoActivation(pool))
+        continue;
+      if (pool.GetInts("kernel") != std::vector<int64_t>{2, 2} ||
+          pool.GetInts("strides", {1, 1}) != std::vector<int64_t>{2, 2})
+        continue;
+      const std::string pad = pool.GetString("padding", "EXPLICIT");
+      bool unpadded = pad == "VALID";
+      if (pad == "EXPLICIT") {
+        unpadded = true;
+        for (int64_t v : pool.GetInts("pads", {0, 0, 0, 0})) unpadded = unpadded && v == 0;
+      }
+      const int x = pool.inputs[0];
+      if (!unpadded || uses[x] != 1 || producer[x] < 0) continue;
+      NodeDef& pair = g->nodes[producer[x]];
+      if (pair.op != "Conv2DPair" || pair.GetString("order", "") != "pointwise_depthwise" ||
+          pair.inputs.size() > 5 || pair.Has("max_pool"))
+        continue;
+      pair.attrs["max_pool"] = Attr(std::vector<int64_t>{2, 2});
+      pair.outputs[0] = pool.outputs[0];
+      dead[pi] = 1;
+    }
+    EraseNodes(g, dead);
+  }
+  // 4. Add(conv, r) -> the conv with residual r, when the conv (a Conv2D or a
+  // depthwise-pointwise Conv2DPair without activation) feeds only the Add and r
+  // is computed at run time. The Add's activation moves to the conv.
+  const std::vector<int> uses = UseCounts(*g);
+  const std::vector<int> producer = Producers(*g);
+  std::vector<char> dead(g->nodes.size(), 0);
+  for (size_t ai = 0; ai < g->nodes.size(); ++ai) {
+    const NodeDef& add = g->nodes[ai];
+    if (add.op != "Add" || add.inputs.size() != 2 || add.outputs.size() != 1) continue;
+    for (int side = 0; side < 2; ++side) {
+      const int y = add.inputs[side], r = add.inputs[1 - side];
+      if (y < 0 || r < 0 || y == r || uses[y] != 1 || producer[y] < 0 || dead[producer[y]]) continue;
+      if (g->tensors[r].is_constant()) continue;
+      NodeDef& conv = g->nodes[producer[y]];
+      if (!HasNoActivation(conv) || conv.outputs.size() != 1) continue;
+      size_t slot;
+      if (conv.op == "Conv2D" && ConvWeights(*g, conv)) {
+        slot = 3;
+      } else if (conv.op == "Conv2DPair" && conv.GetString("order", "") == "depthwise_pointwise") {
+        slot = 5;
+      } else {
+        continue;
+      }
+      if (conv.inputs.size() > slot) continue;  // already has a residual
+      conv.inputs.resize(slot + 1, -1);
+      conv.inputs[slot] = r;
+      conv.outputs[0] = add.outputs[0];
+      CopyActivationAttrs(add, "", &conv);
+      dead[ai] = 1;
+      break;
+    }
   }
   EraseNodes(g, dead);
 }
@@ -185,6 +401,7 @@ std::shared_ptr<const Model> Model::FromGraph(Graph graph, const ModelOptions& o
   if (opts.optimize) {
     FoldBatchNorm(&graph);
     FuseActivations(&graph);
+    FuseConvChains(&graph);
     graph.Validate();
   }
   std::shared_ptr<Model> m(new Model());

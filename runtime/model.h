@@ -130,5 +130,10 @@ class Session {
 // Load-time graph passes (exposed for tests and converters).
 void FoldBatchNorm(Graph* g);
 void FuseActivations(Graph* g);
+// Conv2D chains: a per-channel Mul/Add after a conv becomes its post affine
+// (inputs 4, 5), 1x1 + depthwise pairs become Conv2DPair nodes (which also take
+// a following 2x2 MaxPool), and a residual Add after a conv moves into the conv
+// (its input 3, or 5 of a Conv2DPair).
+void FuseConvChains(Graph* g);
 
 }  // namespace facelib::rt

@@ -69,6 +69,28 @@ TEST(ConcatTest, SimdMatchesReference) {
     ConcatRef(p, ptrs, ref.data());
     Concat(ExecContext{2}, p, ptrs, got.data());
     ExpectExact("Concat", got, ref);
+    // Channel concats of many pixels: runs shorter than, equal to and longer
+    // than a vector, and the 9 pieces of a YOLO head (runs of 1 and 2 floats).
+    const std::vector<std::vector<int64_t>> pieces = {
+        {16, 16}, {20, 33, 1}, {2, 2, 1, 2, 2, 2, 2, 2, 1}, {64, 64}, {5, 10, 1}};
+    for (size_t k = 0; k < pieces.size(); ++k) {
+      ConcatParams q;
+      q.outer = 1200 + static_cast<int64_t>(k);
+      q.inner = 1;
+      q.axis_sizes = pieces[k];
+      std::vector<std::vector<float>> in(q.axis_sizes.size());
+      std::vector<const float*> in_ptrs;
+      int64_t total = 0;
+      for (size_t i = 0; i < in.size(); ++i) {
+        in[i] = RandomVector(q.outer * q.axis_sizes[i], 100 + static_cast<uint32_t>(10 * k + i));
+        in_ptrs.push_back(in[i].data());
+        total += q.axis_sizes[i];
+      }
+      std::vector<float> want(q.outer * total, NAN), have(want.size(), NAN);
+      ConcatRef(q, in_ptrs.data(), want.data());
+      Concat(ExecContext{1 + static_cast<int>(k % 2)}, q, in_ptrs.data(), have.data());
+      ExpectExact("Concat", have, want);
+    }
   });
 }
 
