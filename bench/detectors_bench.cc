@@ -13,20 +13,14 @@
 #include "facelib/imgproc.h"
 #include "facelib/model_detectors.h"
 #include "facelib/zoo_model.h"
+#include "tests/data_dirs.h"
 
 namespace {
 
 using namespace facelib;
 
-std::string SharedDir() {
-  if (const char* env = std::getenv("FACELIB_SHARED"); env && *env) return env;
-  return FACELIB_SOURCE_DIR "/../shared";
-}
-
-std::string ModelsDir() {
-  if (const char* env = std::getenv("FACELIB_MODELS_DIR"); env && *env) return env;
-  return FACELIB_SOURCE_DIR "/build/models";
-}
+using facelib::testdata::SharedDir;
+using facelib::testdata::ModelsDir;
 
 using Factory = std::unique_ptr<Detector> (*)(const std::string&, const DetectorOptions&);
 

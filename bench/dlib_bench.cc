@@ -15,20 +15,14 @@
 #include "facelib/dlib_hog.h"
 #include "facelib/imgproc.h"
 #include "facelib/zoo_model.h"
+#include "tests/data_dirs.h"
 
 namespace {
 
 using namespace facelib;
 
-std::string SharedDir() {
-  if (const char* env = std::getenv("FACELIB_SHARED"); env && *env) return env;
-  return FACELIB_SOURCE_DIR "/../shared";
-}
-
-std::string ModelsDir() {
-  if (const char* env = std::getenv("FACELIB_MODELS_DIR"); env && *env) return env;
-  return FACELIB_SOURCE_DIR "/build/models";
-}
+using facelib::testdata::SharedDir;
+using facelib::testdata::ModelsDir;
 
 // A 500x375 photo with six faces, scaled to 640x480.
 const char* kPhoto = "/eval-dev/dlib_faces/images/2008_002079.jpg";

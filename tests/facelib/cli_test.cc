@@ -12,20 +12,14 @@
 #include <string>
 
 #include "facelib/image.h"
+#include "tests/data_dirs.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-std::string ModelsDir() {
-  if (const char* e = std::getenv("FACELIB_MODELS_DIR"); e && *e) return e;
-  return std::string(FACELIB_SOURCE_DIR) + "/build/models";
-}
-
-std::string Lfw(const std::string& rel) {
-  const char* e = std::getenv("FACELIB_SHARED");
-  return std::string(e && *e ? e : FACELIB_SOURCE_DIR "/../shared") + "/eval-dev/lfw/images/" + rel;
-}
+using facelib::testdata::ModelsDir;
+using facelib::testdata::Lfw;
 
 struct CliRun {
   int code = -1;

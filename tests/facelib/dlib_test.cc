@@ -13,14 +13,12 @@
 #include "facelib/dlib_hog_kernels.h"
 #include "facelib/shape_predictor.h"
 #include "runtime/error.h"
+#include "tests/data_dirs.h"
 
 namespace facelib {
 namespace {
 
-std::string ModelsDir() {
-  const char* env = std::getenv("FACELIB_MODELS_DIR");
-  return env && *env ? env : std::string(FACELIB_SOURCE_DIR) + "/build/models";
-}
+using facelib::testdata::ModelsDir;
 
 std::string EvalDev() {
   const char* env = std::getenv("FACELIB_SHARED");

@@ -14,14 +14,12 @@
 #include "runtime/error.h"
 #include "runtime/graph.h"
 #include "runtime/model_file.h"
+#include "tests/data_dirs.h"
 
 namespace facelib {
 namespace {
 
-std::string ModelsDir() {
-  const char* env = std::getenv("FACELIB_MODELS_DIR");
-  return env && *env ? env : std::string(FACELIB_SOURCE_DIR) + "/build/models";
-}
+using facelib::testdata::ModelsDir;
 
 std::string EvalDev() {
   const char* env = std::getenv("FACELIB_SHARED");

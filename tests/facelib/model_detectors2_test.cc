@@ -22,21 +22,15 @@
 #include "facelib/imgproc.h"
 #include "facelib/zoo_model.h"
 #include "runtime/error.h"
+#include "tests/data_dirs.h"
 
 namespace facelib {
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string ModelsDir() {
-  if (const char* env = std::getenv("FACELIB_MODELS_DIR"); env && *env) return env;
-  return FACELIB_SOURCE_DIR "/build/models";
-}
-
-fs::path EvalDir() {
-  if (const char* env = std::getenv("FACELIB_SHARED"); env && *env) return fs::path(env) / "eval-dev";
-  return fs::path(FACELIB_SOURCE_DIR) / ".." / "shared" / "eval-dev";
-}
+using facelib::testdata::ModelsDir;
+using facelib::testdata::EvalDir;
 
 using Factory = std::unique_ptr<Detector> (*)(const std::string&, const DetectorOptions&);
 
