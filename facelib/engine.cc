@@ -109,6 +109,12 @@ Image SpoofCrop(const Image& img, const FacialArea& a, float scale) {
                 80, 80);
 }
 
+// represent/verify/analyze/find refuse faces that anti-spoofing judged not real.
+void ThrowIfSpoof(const std::vector<Face>& faces) {
+  for (const Face& f : faces)
+    if (f.is_real && !*f.is_real) throw Error(ErrorCode::kSpoofDetected, "Spoof detected in the given image.");
+}
+
 std::string FaceNotDetectedMessage(const std::string& what) {
   return "Face could not be detected in " + what +
          ". Please confirm that the picture is a face photo or consider to set enforce_detection param to False.";
@@ -301,9 +307,7 @@ std::vector<std::vector<Representation>> Engine::Represent(const std::vector<Ima
   std::vector<const Image*> src;
   for (size_t i = 0; i < images.size(); ++i) {
     faces[i] = ExtractFaces(images[i], opts.face);
-    if (opts.face.anti_spoofing)
-      for (const Face& f : faces[i])
-        if (f.is_real && !*f.is_real) throw Error(ErrorCode::kSpoofDetected, "Spoof detected in the given image.");
+    ThrowIfSpoof(faces[i]);
     for (const Face& f : faces[i]) all.push_back(&f), src.push_back(&images[i]);
   }
   const auto emb = Embed(all, src.data(), opts);
@@ -324,8 +328,7 @@ VerifyResult Engine::Verify(const Input& a, const Input& b, const VerifyOptions&
   const Metric metric = ParseMetric(opts.distance_metric);
   const float thr = opts.threshold && *opts.threshold > 0 ? *opts.threshold
                                                           : DefaultThreshold(r.name, opts.distance_metric);
-  auto side = [&](const Input& in, int which, std::vector<std::vector<float>>* embs, FacialArea* area0,
-                  std::vector<FacialArea>* areas) {
+  auto side = [&](const Input& in, int which, std::vector<std::vector<float>>* embs, std::vector<FacialArea>* areas) {
     if (in.embedding) {
       if (static_cast<int>(in.embedding->size()) != r.dim)
         throw Error(ErrorCode::kInvalidArgument, "embeddings of " + r.name + " should have " + std::to_string(r.dim) +
@@ -347,14 +350,13 @@ VerifyResult Engine::Verify(const Input& a, const Input& b, const VerifyOptions&
       throw;
     }
     for (auto& rep : reps) embs->push_back(std::move(rep.embedding)), areas->push_back(rep.facial_area);
-    (void)area0;
     return false;
   };
   std::vector<std::vector<float>> e1, e2;
   std::vector<FacialArea> a1, a2;
   VerifyResult res;
-  res.img1_is_embedding = side(a, 1, &e1, nullptr, &a1);
-  res.img2_is_embedding = side(b, 2, &e2, nullptr, &a2);
+  res.img1_is_embedding = side(a, 1, &e1, &a1);
+  res.img2_is_embedding = side(b, 2, &e2, &a2);
   float best = std::numeric_limits<float>::infinity();
   size_t bi = 0, bj = 0;
   for (size_t i = 0; i < e1.size(); ++i)
@@ -390,9 +392,7 @@ std::vector<AnalyzeResult> Engine::Analyze(const Image& image, const AnalyzeOpti
     else throw Error(ErrorCode::kInvalidArgument, "invalid action '" + a + "' (expected emotion, age, gender, race)");
   }
   std::vector<Face> faces = ExtractFaces(image, opts.face);
-  if (opts.face.anti_spoofing)
-    for (const Face& f : faces)
-      if (f.is_real && !*f.is_real) throw Error(ErrorCode::kSpoofDetected, "Spoof detected in the given image.");
+  ThrowIfSpoof(faces);
   std::vector<AnalyzeResult> out(faces.size());
   const int n = static_cast<int>(faces.size());
   auto stack = [&](const std::string& zoo) {
@@ -484,6 +484,7 @@ std::vector<AnalyzeResult> Engine::Analyze(const Image& image, const AnalyzeOpti
   }
   for (int i = 0; i < n; ++i) {
     out[i].region = faces[i].extracted.area;
+    out[i].detection = faces[i].extracted.detection;
     out[i].face_confidence = std::round(faces[i].extracted.confidence * 100) / 100;
     out[i].is_real = faces[i].is_real;
     out[i].antispoof_score = faces[i].antispoof_score;

@@ -118,6 +118,7 @@ struct AnalyzeResult {
   float face_confidence = 0;
   std::optional<bool> is_real;
   float antispoof_score = 0;
+  Detection detection;  // the face in image pixels with all its landmarks (for drawing)
 };
 
 struct FindOptions {

@@ -411,11 +411,10 @@ int CmdDraw(const facelib::Engine& engine, const Args& a) {
   auto ao = AnalyzeOpts(a);
   if (!a.Has("actions")) ao.actions = {"age", "gender", "emotion"};
   const auto res = engine.Analyze(img, ao);
-  const auto faces = engine.ExtractFaces(img, ao.face);
   std::vector<facelib::Detection> dets;
   std::vector<std::string> labels;
-  for (size_t i = 0; i < faces.size() && i < res.size(); ++i) {
-    dets.push_back(faces[i].extracted.detection);
+  for (size_t i = 0; i < res.size(); ++i) {
+    dets.push_back(res[i].detection);
     std::string label;
     const auto& r = res[i];
     if (!r.dominant_gender.empty()) label += r.dominant_gender;
