@@ -338,22 +338,6 @@ TEST_P(ModelDetector2Test, RecallOnWiderFace) {
   EXPECT_GE(precision, c.min_precision);
 }
 
-// The whole folder, for reports: --gtest_also_run_disabled_tests.
-TEST_P(ModelDetector2Test, DISABLED_WiderFullReport) {
-  const Case& c = GetParam();
-  if (!HaveFile(EvalDir() / "wider_val200/manifest.tsv")) GTEST_SKIP();
-  auto det = Load(c);
-  if (!det) GTEST_SKIP();
-  int faces = 0, tp = 0, fp = 0;
-  const auto images = WiderImages(0, false);
-  for (const WiderImage& img : images) {
-    Score(det->Detect(LoadImage(img.path)), img, &tp, &fp);
-    faces += static_cast<int>(img.faces.size());
-  }
-  std::printf("%s: %zu images, %d faces, %d TP, %d FP, recall %.3f, precision %.3f\n", c.label, images.size(), faces,
-              tp, fp, static_cast<double>(tp) / std::max(1, faces), tp + fp ? static_cast<double>(tp) / (tp + fp) : 1);
-}
-
 TEST_P(ModelDetector2Test, GrayEqualsReplicatedRgb) {
   const Case& c = GetParam();
   // Gray photos score lower; a lower threshold keeps the comparison non-trivial.
